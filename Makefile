@@ -44,7 +44,7 @@ HAVE_MAIN := $(wildcard src/main.c)
 
 
 .PHONY: fuzz-bins all deps deps-test run test test-san check fuzz fuzz-smoke bench clean
-all: $(if $(HAVE_MAIN),$(BUILD)/llmux) $(if $(MOCK_SRCS),$(BUILD)/mockllm) $(BUILD)/test_unit $(BENCH_BINS)
+all: $(if $(HAVE_MAIN),$(BUILD)/llmux) $(if $(MOCK_SRCS),$(BUILD)/mockllm) $(BUILD)/test_unit $(BENCH_BINS) $(TESTBINS)
 
 deps:
 	@scripts/deps.sh build
@@ -92,17 +92,24 @@ $(BUILD)/bench/%: bench/src/%.c $(BUILD)/libllmux.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 # libFuzzer targets: clang, ASan+UBSan, one binary per tests/fuzz/fuzz_*.c, linked against a
-# library built with coverage instrumentation in build-fuzz/.
+# library built with coverage instrumentation. `make fuzz` builds them all into build-fuzz/;
+# one alone: make BUILD=build-fuzz-x CC=clang OPT="$(FUZZ_OPT)" MODULES="core json" build-fuzz-x/fuzz_json
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRCS))
 FUZZ_OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
             -fno-sanitize-recover=all
 fuzz:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="$(FUZZ_OPT)" fuzz-bins
-fuzz-bins: $(FUZZ_BINS)
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libllmux.a
-	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -ljansson -lm -lpthread \
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRCS))
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libllmux.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -ljansson -lm -lpthread \
 	    -fsanitize=fuzzer,address,undefined
+
+# Test-only programs (servers and clients the integration tests drive): tests/bin/<name>.c.
+TESTBIN_SRCS := $(wildcard tests/bin/*.c)
+TESTBINS := $(patsubst tests/bin/%.c,$(BUILD)/tests/bin/%,$(TESTBIN_SRCS))
+$(BUILD)/tests/bin/%: tests/bin/%.c $(BUILD)/libllmux.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 fuzz-smoke: fuzz
 	@scripts/fuzz-smoke.sh $(or $(SECONDS_PER_TARGET),30)
