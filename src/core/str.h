@@ -13,6 +13,7 @@ struct lx_str {
 };
 
 #define LX_STR(lit) ((struct lx_str){.ptr = "" lit, .len = sizeof(lit) - 1}) /* literals only */
+#define LX_STR_INIT(lit) {.ptr = "" lit, .len = sizeof(lit) - 1} /* static initializers */
 #define LX_STR_NULL ((struct lx_str){.ptr = NULL, .len = 0})
 #define LX_STR_FMT(s) (int)(s).len, (s).ptr /* printf("%.*s", LX_STR_FMT(s)) */
 

@@ -172,3 +172,87 @@ def run():
                                    type(e).__name__), flush=True)
     _cleanup()
     sys.exit(1 if failed else 0)
+
+
+# ---- HTTP helpers (http.client: real sockets, no third-party code) ----
+import http.client  # noqa: E402
+import json as _json  # noqa: E402
+
+
+def http(port, method, path, body=None, headers=None, timeout=10.0):
+    """One request on a fresh connection. Returns (status, headers dict lower-case, body bytes)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = _json.dumps(body).encode()
+        h = {"Content-Type": "application/json"} if body is not None else {}
+        h.update(headers or {})
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()
+
+
+def sse_events(raw):
+    """Splits an SSE body into the data payloads of its events (comments dropped)."""
+    events = []
+    for block in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
+        data = [ln[5:].lstrip(b" ") if ln.startswith(b"data:") else None
+                for ln in block.split(b"\n")]
+        data = [d for d in data if d is not None]
+        if data:
+            events.append(b"\n".join(data))
+    return events
+
+
+def stream(port, path, body, headers=None, timeout=10.0, on_event=None):
+    """POSTs and reads an SSE response incrementally. Returns (status, headers, [(t, data)])
+    where t is the arrival time of each event. on_event(i, data, sock) may return False to stop
+    reading (the connection is then closed by the caller's exit)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    c.request("POST", path, body=_json.dumps(body).encode(), headers=h)
+    r = c.getresponse()
+    hd = {k.lower(): v for k, v in r.getheaders()}
+    out = []
+    if r.status != 200 or not hd.get("content-type", "").startswith("text/event-stream"):
+        data = r.read()
+        c.close()
+        return r.status, hd, [(time.time(), data)]
+    buf = b""
+    try:
+        while True:
+            chunk = r.read1(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n\n" in buf:
+                block, buf = buf.split(b"\n\n", 1)
+                for d in sse_events(block + b"\n\n"):
+                    out.append((time.time(), d))
+                    if on_event and on_event(len(out) - 1, d, c) is False:
+                        c.close()
+                        return r.status, hd, out
+    except (http.client.IncompleteRead, ConnectionError) as e:
+        out.append((time.time(), ("<broken: %s>" % type(e).__name__).encode()))
+    c.close()
+    return r.status, hd, out
+
+
+def established(port):
+    """Number of ESTABLISHED TCP connections on loopback to or from `port` (/proc/net/tcp*)."""
+    n = 0
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(f).read().splitlines()[1:]
+        except OSError:
+            continue
+        for ln in lines:
+            parts = ln.split()
+            local, remote, st = parts[1], parts[2], parts[3]
+            if st == "01" and (int(local.split(":")[1], 16) == port):
+                n += 1
+    return n

@@ -1,0 +1,251 @@
+/* gateway.c - the gateway's lifetime (config copy, per-worker state) and the route table.
+ * lx_gateway_handle runs on the request's loop thread; every route ends the request exactly
+ * once, either synchronously or from its upstream callbacks. */
+#include "gateway/gateway.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "gateway/errors.h"
+#include "gateway/gateway_int.h"
+
+void lx_gateway_config_default(struct lx_gateway_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->upstream_base = "https://api.openai.com/v1";
+    lx_upstream_config_default(&c->upstream);
+    c->max_response_body = 64u << 20;
+    c->max_sse_event = 4u << 20;
+}
+
+struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_err *err)
+{
+    struct lx_gateway *gw = lx_xcalloc(1, sizeof(*gw));
+    struct lx_str base = lx_str_cstr(c->upstream_base);
+    struct lx_buf b = LX_BUF_INIT(8192);
+    const char *rest;
+
+    gw->conf = *c;
+    if (!lx_str_starts_with(base, LX_STR("http://")) &&
+        !lx_str_starts_with(base, LX_STR("https://"))) {
+        lx_err_set(err, LX_EINVAL, 0, "upstream URL must start with http:// or https://");
+        goto fail;
+    }
+    while (base.len > 0 && base.ptr[base.len - 1] == '/')
+        base.len--;
+    gw->upstream_base = lx_xstrndup(base.ptr, base.len);
+    /* An origin alone ("http://host:port") gets the OpenAI path; a base with a path
+     * ("https://api.openai.com/v1") is used as it is, like the official SDKs' base_url. */
+    rest = strchr(gw->upstream_base + (base.ptr[4] == 's' ? 8 : 7), '/');
+    lx_buf_appendf(&b, "%s%s/chat/completions", gw->upstream_base, rest ? "" : "/v1");
+    if (b.err != LX_OK) {
+        lx_err_set(err, LX_EINVAL, 0, "upstream URL too long");
+        goto fail;
+    }
+    gw->chat_url = lx_buf_detach(&b, NULL);
+    if (c->upstream_key) {
+        size_t n = strlen(c->upstream_key);
+
+        gw->upstream_key = lx_xstrndup(c->upstream_key, n);
+        gw->auth_header = lx_xmalloc(n + 8);
+        memcpy(gw->auth_header, "Bearer ", 7);
+        memcpy(gw->auth_header + 7, c->upstream_key, n + 1);
+        gw->auth_header_len = n + 7;
+    }
+    gw->conf.upstream_base = gw->upstream_base;
+    gw->conf.upstream_key = gw->upstream_key;
+    return gw;
+fail:
+    lx_buf_release(&b);
+    lx_gateway_free(gw);
+    return NULL;
+}
+
+static void wipe_free(char *s)
+{
+    if (s == NULL)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+void lx_gateway_free(struct lx_gateway *gw)
+{
+    if (gw == NULL)
+        return;
+    free(gw->upstream_base);
+    free(gw->chat_url);
+    wipe_free(gw->upstream_key);
+    wipe_free(gw->auth_header);
+    free(gw);
+}
+
+void *lx_gateway_worker_start(uv_loop_t *loop, unsigned index, void *data)
+{
+    struct lx_gateway *gw = data;
+    struct lx_gateway_worker *w = lx_xcalloc(1, sizeof(*w));
+    struct lx_err err = {0};
+
+    w->gw = gw;
+    w->loop = loop;
+    w->index = index;
+    if (getrandom(&w->rng, sizeof(w->rng), 0) != (ssize_t)sizeof(w->rng) || w->rng == 0)
+        w->rng = lx_now_mono_ns() ^ ((uint64_t)index << 32) ^ 0x9e3779b97f4a7c15u;
+    w->up = lx_upstream_ctx_new(loop, &gw->conf.upstream, &err);
+    if (w->up == NULL) {
+        /* a bad CA file is caught here on the first worker; nothing can be served */
+        lx_logf(LX_LOG_ERROR, "upstream setup failed: %s", err.msg);
+        exit(1);
+    }
+    return w;
+}
+
+void lx_gateway_worker_stop(void *worker)
+{
+    struct lx_gateway_worker *w = worker;
+
+    if (w == NULL)
+        return;
+    lx_upstream_ctx_free(w->up);
+    free(w);
+}
+
+static uint64_t next_rand(struct lx_gateway_worker *w)
+{
+    uint64_t x = w->rng; /* xorshift64*: ids need to be unique, not secret */
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->rng = x;
+    return x * 0x2545F4914F6CDD1Du;
+}
+
+/* A client's X-Request-Id is kept when it is short and plain, so it can be logged safely. */
+static bool sane_request_id(struct lx_str s)
+{
+    if (s.len == 0 || s.len > 36)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req)
+{
+    struct lx_gw_req *g = lx_arena_zalloc(lx_http_req_arena(req), sizeof(*g));
+    struct lx_str rid;
+
+    if (g == NULL)
+        return NULL;
+    g->req = req;
+    g->w = lx_http_req_worker(req);
+    g->t_start_ns = lx_now_mono_ns();
+    rid = lx_http_req_header(req, LX_STR("x-request-id"));
+    if (sane_request_id(rid)) {
+        memcpy(g->id, rid.ptr, rid.len);
+        g->id[rid.len] = '\0';
+    } else {
+        uint64_t a = next_rand(g->w), b = next_rand(g->w);
+
+        snprintf(g->id, sizeof(g->id), "req_%016llx%08llx", (unsigned long long)a,
+                 (unsigned long long)(b >> 32));
+    }
+    lx_http_req_set_data(req, g);
+    return g;
+}
+
+void lx__gw_access_log(const struct lx_gw_req *g)
+{
+    const struct lx_http1_head *h = lx_http_req_head(g->req);
+    uint64_t now = lx_now_mono_ns();
+    struct lx_logline l;
+
+    if (!lx_log_begin(&l, LX_LOG_INFO, "access"))
+        return;
+    lx_log_cstr(&l, "request_id", g->id);
+    lx_log_str(&l, "method", h->method);
+    lx_log_str(&l, "path", h->path);
+    lx_log_cstr(&l, "route", g->route);
+    if (g->model.ptr)
+        lx_log_str(&l, "model", g->model);
+    lx_log_bool(&l, "stream", g->stream);
+    lx_log_int(&l, "status", g->status);
+    if (g->upstream_status)
+        lx_log_int(&l, "upstream_status", g->upstream_status);
+    lx_log_double(&l, "latency_ms", (double)(now - g->t_start_ns) / 1e6);
+    if (g->t_first_byte_ns)
+        lx_log_double(&l, "ttfb_ms", (double)(g->t_first_byte_ns - g->t_start_ns) / 1e6);
+    if (g->error_class)
+        lx_log_cstr(&l, "error", g->error_class);
+    lx_log_end(&l);
+}
+
+void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const char *code,
+                 const char *error_class)
+{
+    g->status = status;
+    g->error_class = error_class;
+    if (g->t_first_byte_ns == 0)
+        g->t_first_byte_ns = lx_now_mono_ns();
+    lx__gw_access_log(g);
+    lx_send_openai_error(g->req, status, message, code);
+}
+
+static void route_health(struct lx_gw_req *g)
+{
+    g->route = "health";
+    g->status = 200;
+    g->t_first_byte_ns = lx_now_mono_ns();
+    lx__gw_access_log(g);
+    lx_http_resp_simple(g->req, 200, LX_STR("application/json"), LX_STR("{\"status\":\"ok\"}"));
+}
+
+struct route {
+    const char *method, *path;
+    void (*fn)(struct lx_gw_req *g);
+};
+
+static const struct route routes[] = {
+    {"GET", "/health", route_health},
+    {"POST", "/v1/chat/completions", lx__gw_chat_completions},
+    {"POST", "/chat/completions", lx__gw_chat_completions},
+};
+
+void lx_gateway_handle(struct lx_http_req *req)
+{
+    const struct lx_http1_head *h = lx_http_req_head(req);
+    struct lx_gw_req *g = lx__gw_req_new(req);
+    bool path_known = false;
+
+    if (g == NULL) {
+        lx_send_openai_error(req, 503, "out of memory", NULL);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!lx_str_eq(h->path, lx_str_cstr(routes[i].path)))
+            continue;
+        path_known = true;
+        if (lx_str_eq(h->method, lx_str_cstr(routes[i].method)) ||
+            (lx_str_eq(h->method, LX_STR("HEAD")) && strcmp(routes[i].method, "GET") == 0)) {
+            routes[i].fn(g);
+            return;
+        }
+    }
+    g->route = "none";
+    if (path_known)
+        lx__gw_fail(g, 405, "Method not allowed for this endpoint.", "method_not_allowed",
+                    "method_not_allowed");
+    else
+        lx__gw_fail(g, 404, "Unknown endpoint.", "not_found", "not_found");
+}

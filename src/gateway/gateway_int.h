@@ -1,0 +1,54 @@
+/* gateway_int.h - shared inside gateway/ only: the immutable gateway, the per-worker state,
+ * and the per-request context that the route handlers fill in. */
+#ifndef LX_GATEWAY_INT_H
+#define LX_GATEWAY_INT_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "gateway/gateway.h"
+
+struct lx_gateway {
+    struct lx_gateway_config conf;
+    char *upstream_base; /* owned copies of conf's strings */
+    char *upstream_key;
+    char *chat_url;      /* upstream_base + "/chat/completions" (see lx_gateway_new) */
+    char *auth_header;   /* "Bearer <key>", or NULL */
+    size_t auth_header_len;
+};
+
+struct lx_gateway_worker {
+    const struct lx_gateway *gw;
+    uv_loop_t *loop;
+    unsigned index;
+    struct lx_upstream_ctx *up;
+    uint64_t rng;      /* xorshift state for request ids */
+    uint64_t served;   /* requests finished on this worker */
+};
+
+/* Per request, in the request's arena. */
+struct relay;
+
+struct lx_gw_req {
+    char id[40];              /* first: errors.c reads it as the request id (X-Request-Id) */
+    struct lx_http_req *req;
+    struct lx_gateway_worker *w;
+    uint64_t t_start_ns;
+    uint64_t t_first_byte_ns; /* first byte of the response to the client; 0 = none yet */
+    const char *route;        /* "chat.completions", "health", ... for the access log */
+    struct lx_str model;      /* as the client asked, for the access log */
+    int status;               /* status sent to the client */
+    int upstream_status;      /* 0 = no upstream response */
+    const char *error_class;  /* NULL, or a short name: "upstream_timeout", "bad_json" ... */
+    bool stream;
+    struct relay *relay;      /* relay.c's state for a relayed request */
+};
+
+struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req);
+void lx__gw_access_log(const struct lx_gw_req *g);
+/* Sends an OpenAI error, records it for the access log, ends the request. */
+void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const char *code,
+                 const char *error_class);
+void lx__gw_chat_completions(struct lx_gw_req *g);
+
+#endif /* LX_GATEWAY_INT_H */

@@ -1,0 +1,364 @@
+/* relay.c - POST /v1/chat/completions relayed to the one configured OpenAI-compatible
+ * upstream, streaming or not. Runs on the request's loop thread.
+ *
+ * States (struct relay.state):
+ *   UPSTREAM   transfer running, nothing sent to the client yet (a retry would still be safe)
+ *   STREAMING  the client has our 200 and SSE events; each upstream event is passed on as it
+ *              arrives (re-framed, so a cut upstream never leaves half an event at the client)
+ *   FINISHING  the client is gone or the server drains: the upstream is canceled, waiting for
+ *              its on_done
+ *   DONE       lx_http_resp_end called; the relay (in the request arena) is gone with the req
+ *
+ * Ownership: the relay lives in the request's arena. The upstream transfer borrows the client's
+ * body and the relay; so the request is ended only from on_up_done (or before the transfer
+ * started), never while the transfer is still running. */
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "gateway/errors.h"
+#include "gateway/gateway_int.h"
+#include "json/json.h"
+#include "sse/sse.h"
+#include "sse/writer.h"
+
+enum relay_state { RELAY_UPSTREAM = 0, RELAY_STREAMING, RELAY_FINISHING, RELAY_DONE };
+
+struct relay {
+    struct lx_gw_req *g;
+    struct lx_upstream *up;
+    enum relay_state state;
+    bool want_stream;   /* the client asked for "stream": true */
+    bool upstream_sse;  /* the upstream answered 2xx text/event-stream */
+    bool done_seen;     /* upstream sent data: [DONE] */
+    bool paused;        /* upstream reading stopped for back-pressure */
+    bool upstream_error_seen; /* the upstream sent its own error event */
+    bool client_started; /* our response head went out: errors now travel as SSE events */
+    int abort_reason;   /* 0, or why the server aborted the client side */
+    struct lx_str content_type;
+    struct lx_str retry_after; /* kept for the client on 429/503 */
+    struct lx_buf body; /* non-streamed response (or an error body), bounded */
+    struct lx_buf out;  /* SSE events to send, batched per upstream read */
+    struct lx_sse_parser sse;
+    struct lx_header up_headers[3];
+};
+
+static void relay_end(struct relay *r, bool abort_conn)
+{
+    r->state = RELAY_DONE;
+    lx_sse_release(&r->sse);
+    lx_buf_release(&r->body);
+    lx_buf_release(&r->out);
+    lx__gw_access_log(r->g);
+    lx_http_resp_end(r->g->req, abort_conn);
+}
+
+static void mark_first_byte(struct relay *r)
+{
+    if (r->g->t_first_byte_ns == 0)
+        r->g->t_first_byte_ns = lx_now_mono_ns();
+}
+
+/* Starts the client's SSE response (once). */
+static int start_stream(struct relay *r)
+{
+    static const struct lx_header h[] = {
+        {LX_STR_INIT("Content-Type"), LX_STR_INIT("text/event-stream")},
+        {LX_STR_INIT("Cache-Control"), LX_STR_INIT("no-cache")},
+        {LX_STR_INIT("X-Accel-Buffering"), LX_STR_INIT("no")},
+    };
+    struct lx_header hs[4];
+    int rc;
+
+    memcpy(hs, h, sizeof(h));
+    hs[3].name = LX_STR("X-Request-Id");
+    hs[3].value = lx_str_cstr(r->g->id);
+    rc = lx_http_resp_start(r->g->req, 200, hs, 4, -1);
+    r->g->status = 200;
+    r->client_started = true;
+    if (r->state == RELAY_UPSTREAM)
+        r->state = RELAY_STREAMING;
+    mark_first_byte(r);
+    return rc;
+}
+
+static int flush_out(struct relay *r)
+{
+    int rc = LX_OK;
+
+    if (r->out.err != LX_OK)
+        return r->out.err;
+    if (r->out.len == 0)
+        return LX_OK;
+    if (!r->client_started)
+        rc = start_stream(r);
+    if (rc == LX_OK)
+        rc = lx_http_resp_write(r->g->req, lx_buf_str(&r->out));
+    lx_buf_reset(&r->out);
+    return rc;
+}
+
+static int on_sse_event(void *ctx, const struct lx_sse_event *ev)
+{
+    struct relay *r = ctx;
+
+    if (ev->kind == LX_SSE_COMMENT) {
+        /* keep-alive comments (OpenRouter's ": OPENROUTER PROCESSING") keep idle clients
+         * and their proxies from timing out: pass them on */
+        return lx_sse_write_comment(&r->out, ev->data);
+    }
+    if (r->done_seen)
+        return LX_OK; /* nothing may follow the terminator */
+    if (lx_str_eq(ev->data, LX_STR("[DONE]")))
+        r->done_seen = true;
+    else if (lx_str_starts_with(ev->data, LX_STR("{\"error\"")))
+        r->upstream_error_seen = true; /* OpenAI's way to fail a started stream */
+    return lx_sse_write_event(&r->out, ev->event, ev->data);
+}
+
+static void send_error_event(struct relay *r, const char *message, const char *code)
+{
+    struct lx_buf b = LX_BUF_INIT(4096);
+
+    lx_openai_error_json(&b, message, "upstream_error", code);
+    lx_sse_write_event(&r->out, LX_STR_NULL, lx_buf_str(&b));
+    lx_buf_release(&b);
+    flush_out(r);
+}
+
+static void on_up_head(struct lx_upstream *up, int status, const struct lx_header *h, size_t n)
+{
+    struct relay *r = lx_upstream_data(up);
+    const struct lx_header *ct = lx_header_find(h, n, LX_STR("content-type"));
+    const struct lx_header *ra = lx_header_find(h, n, LX_STR("retry-after"));
+
+    r->g->upstream_status = status;
+    if (ct)
+        r->content_type = lx_arena_dup(lx_http_req_arena(r->g->req), ct->value);
+    if (ra && ra->value.len <= 64)
+        r->retry_after = lx_arena_dup(lx_http_req_arena(r->g->req), ra->value);
+    r->upstream_sse = status >= 200 && status < 300 && ct &&
+                      lx_str_starts_with(lx_str_trim(ct->value), LX_STR("text/event-stream"));
+}
+
+static int on_up_data(struct lx_upstream *up, struct lx_str chunk)
+{
+    struct relay *r = lx_upstream_data(up);
+    int rc;
+
+    if (r->state >= RELAY_FINISHING)
+        return LX_OK; /* canceled: on_done is on its way */
+    if (!r->upstream_sse)
+        return lx_buf_append_str(&r->body, chunk);
+    rc = lx_sse_feed(&r->sse, chunk, on_sse_event, r);
+    if (rc == LX_OK)
+        rc = flush_out(r);
+    if (rc != LX_OK)
+        return rc;
+    if (lx_http_resp_full(r->g->req)) {
+        r->paused = true;
+        return LX_EPAUSE;
+    }
+    return LX_OK;
+}
+
+static void finish_stream(struct relay *r, const struct lx_err *err)
+{
+    int rc = lx_sse_finish(&r->sse);
+
+    if (r->abort_reason == LX_ESHUTDOWN) {
+        r->g->error_class = "shutdown";
+        send_error_event(r, "The server is shutting down; the stream was ended early.",
+                         "server_shutdown");
+    } else if (err != NULL) {
+        r->g->error_class = err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_broken";
+        send_error_event(r, err->msg[0] ? err->msg : "The upstream stream failed.",
+                         err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_error");
+    } else if (r->upstream_error_seen && !r->done_seen) {
+        r->g->error_class = "upstream_error_event"; /* the client has the provider's error */
+    } else if (rc != LX_OK || !r->done_seen) {
+        /* a stream without its terminator is an error, never a clean end */
+        r->g->error_class = "upstream_truncated";
+        send_error_event(r, "The upstream stream ended before it was complete.",
+                         "stream_truncated");
+    }
+    relay_end(r, false);
+}
+
+/* A complete non-streamed answer, or an upstream error before any byte reached the client. */
+static void finish_buffered(struct relay *r)
+{
+    struct lx_header h[3] = {
+        {LX_STR("Content-Type"), r->content_type.len ? r->content_type : LX_STR("application/json")},
+        {LX_STR("X-Request-Id"), lx_str_cstr(r->g->id)},
+        {LX_STR("Retry-After"), r->retry_after},
+    };
+    int status = r->g->upstream_status;
+
+    if (r->body.err != LX_OK) {
+        r->g->status = 502;
+        r->g->error_class = "upstream_too_big";
+        lx_write_openai_error(r->g->req, 502, "The upstream response was too large.",
+                             "upstream_too_big");
+        relay_end(r, false);
+        return;
+    }
+    if (status >= 200 && status < 300 && r->want_stream && !r->upstream_sse)
+        r->g->error_class = "upstream_not_streaming";
+    r->g->status = status;
+    if (status >= 400)
+        r->g->error_class = r->g->error_class ? r->g->error_class : "upstream_status";
+    mark_first_byte(r);
+    if (lx_http_resp_start(r->g->req, status, h, r->retry_after.len ? 3 : 2,
+                           (int64_t)r->body.len) == LX_OK)
+        lx_http_resp_write(r->g->req, lx_buf_str(&r->body));
+    relay_end(r, false);
+}
+
+static void on_up_done(struct lx_upstream *up, const struct lx_err *err)
+{
+    struct relay *r = lx_upstream_data(up);
+
+    r->up = NULL;
+    if (r->abort_reason == LX_ECLOSED || r->abort_reason == LX_ETIMEDOUT) {
+        /* the client is gone: nothing to tell it; close without a clean end */
+        r->g->status = r->client_started ? r->g->status : 499;
+        r->g->error_class = "client_closed";
+        relay_end(r, true);
+        return;
+    }
+    if (r->abort_reason == LX_ESHUTDOWN && !r->client_started) {
+        r->g->status = 503;
+        r->g->error_class = "shutdown";
+        lx_write_openai_error(r->g->req, 503, "The server is shutting down.", "server_shutdown");
+        relay_end(r, false);
+        return;
+    }
+    if (!r->client_started && r->upstream_sse && err == NULL)
+        start_stream(r); /* an event stream that carried no event: finish_stream says so */
+    if (r->client_started) {
+        finish_stream(r, err);
+        return;
+    }
+    if (err != NULL) {
+        r->g->status = err->http_status ? err->http_status : 502;
+        r->g->error_class = err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_unreachable";
+        lx_write_openai_error(r->g->req, r->g->status,
+                             err->msg[0] ? err->msg : "The upstream request failed.",
+                             err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_error");
+        relay_end(r, false);
+        return;
+    }
+    finish_buffered(r);
+}
+
+static void on_client_abort(struct lx_http_req *req, int reason)
+{
+    struct lx_gw_req *g = lx_http_req_data(req);
+    struct relay *r = g ? g->relay : NULL;
+
+    if (r == NULL || r->state >= RELAY_FINISHING)
+        return;
+    r->abort_reason = reason;
+    r->state = RELAY_FINISHING; /* on_up_data drops what still arrives */
+    if (r->up != NULL)
+        lx_upstream_cancel(r->up); /* its on_done ends the request */
+}
+
+static void on_client_drain(struct lx_http_req *req)
+{
+    struct lx_gw_req *g = lx_http_req_data(req);
+    struct relay *r = g ? g->relay : NULL;
+
+    if (r && r->paused && r->up) {
+        r->paused = false;
+        lx_upstream_resume(r->up);
+    }
+}
+
+/* Reads what the pipeline needs from the client's body: it must be a JSON object with a
+ * "model" string; "stream" is optional. 0, or an error already sent to the client. */
+static int read_request(struct lx_gw_req *g, struct relay *r, struct lx_str body)
+{
+    struct lx_json doc;
+    int model, stream, rc;
+
+    lx_json_init(&doc, NULL);
+    lx_json_use_arena(&doc, lx_http_req_arena(g->req));
+    rc = lx_json_parse(&doc, body.ptr, body.len);
+    if (rc != LX_OK) {
+        lx__gw_fail(g, 400,
+                    rc == LX_EDUPKEY ? "The request body has a duplicate key."
+                    : rc == LX_EDEPTH ? "The request body is nested too deeply."
+                                      : "We could not parse the JSON body of your request.",
+                    "invalid_json", "bad_json");
+        return -1;
+    }
+    if (lx_json_type(&doc, 0) != LX_JSON_OBJECT) {
+        lx__gw_fail(g, 400, "The request body must be a JSON object.", "invalid_json",
+                    "bad_json");
+        return -1;
+    }
+    model = lx_json_get(&doc, 0, LX_STR("model"));
+    if (model < 0 || lx_json_type(&doc, model) != LX_JSON_STRING) {
+        lx__gw_fail(g, 400, "You must provide a model parameter.", "missing_model",
+                    "bad_request");
+        return -1;
+    }
+    if (lx_json_str(&doc, model, lx_http_req_arena(g->req), &g->model) != LX_OK) {
+        lx__gw_fail(g, 503, "out of memory", NULL, "oom");
+        return -1;
+    }
+    stream = lx_json_get(&doc, 0, LX_STR("stream"));
+    r->want_stream = stream >= 0 && lx_json_type(&doc, stream) == LX_JSON_TRUE;
+    g->stream = r->want_stream;
+    return 0;
+}
+
+void lx__gw_chat_completions(struct lx_gw_req *g)
+{
+    const struct lx_gateway *gw = g->w->gw;
+    struct lx_arena *a = lx_http_req_arena(g->req);
+    struct lx_str body = lx_http_req_body(g->req);
+    struct relay *r = lx_arena_zalloc(a, sizeof(*r));
+    struct lx_upstream_req ur = {0};
+    struct lx_upstream_cbs cbs = {on_up_head, on_up_data, on_up_done, NULL};
+    size_t nh = 0;
+    int rc;
+
+    g->route = "chat.completions";
+    if (r == NULL) {
+        lx__gw_fail(g, 503, "out of memory", NULL, "oom");
+        return;
+    }
+    r->g = g;
+    if (read_request(g, r, body) != 0)
+        return;
+    lx_buf_init(&r->body, gw->conf.max_response_body);
+    lx_buf_init(&r->out, gw->conf.max_sse_event + 4096);
+    lx_sse_init(&r->sse, gw->conf.max_sse_event);
+    lx_sse_set_flags(&r->sse, LX_SSE_COMMENTS);
+    r->up_headers[nh++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
+    r->up_headers[nh++] = (struct lx_header){
+        LX_STR("Accept"), r->want_stream ? LX_STR("text/event-stream") : LX_STR("application/json")};
+    if (gw->auth_header)
+        r->up_headers[nh++] = (struct lx_header){LX_STR("Authorization"),
+                                                 lx_str_make(gw->auth_header, gw->auth_header_len)};
+    ur.method = LX_STR("POST");
+    ur.url = lx_str_cstr(gw->chat_url);
+    ur.headers = r->up_headers;
+    ur.n_headers = nh;
+    ur.body = body;
+    cbs.data = r;
+    g->relay = r;
+    lx_http_req_on_abort(g->req, on_client_abort);
+    lx_http_req_on_drain(g->req, on_client_drain);
+    rc = lx_upstream_start(g->w->up, &ur, &cbs, &r->up);
+    if (rc != LX_OK) {
+        g->relay = NULL;
+        lx_sse_release(&r->sse);
+        lx__gw_fail(g, 502, "The upstream request could not be started.", "upstream_error",
+                    "upstream_start");
+    }
+}
