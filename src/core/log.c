@@ -117,20 +117,11 @@ void lx_log_bool(struct lx_logline *l, const char *k, bool v)
     lx_buf_append_cstr(&l->b, v ? "true" : "false");
 }
 
-void lx_log_end(struct lx_logline *l)
+void lx_log_write(struct lx_str lines)
 {
-    const char *p;
-    size_t left;
+    const char *p = lines.ptr;
+    size_t left = lines.len;
 
-    if (!l->active)
-        return;
-    lx_buf_append(&l->b, "}\n", 2);
-    if (l->b.err != 0) {
-        lx_buf_reset(&l->b);
-        lx_buf_append_cstr(&l->b, "{\"level\":\"error\",\"msg\":\"log line too long\"}\n");
-    }
-    p = l->b.ptr;
-    left = l->b.len;
     while (left > 0) {
         ssize_t n = write(log_fd, p, left);
 
@@ -140,6 +131,36 @@ void lx_log_end(struct lx_logline *l)
             break; /* nowhere to report a logging failure */
         p += n;
         left -= (size_t)n;
+    }
+}
+
+static void close_line(struct lx_logline *l)
+{
+    lx_buf_append(&l->b, "}\n", 2);
+    if (l->b.err != 0) {
+        lx_buf_reset(&l->b);
+        lx_buf_append_cstr(&l->b, "{\"level\":\"error\",\"msg\":\"log line too long\"}\n");
+    }
+}
+
+void lx_log_end(struct lx_logline *l)
+{
+    if (!l->active)
+        return;
+    close_line(l);
+    lx_log_write(lx_buf_str(&l->b));
+    lx_buf_release(&l->b);
+    l->active = false;
+}
+
+void lx_log_end_to(struct lx_logline *l, struct lx_buf *sink)
+{
+    if (!l->active)
+        return;
+    close_line(l);
+    if (lx_buf_append_str(sink, lx_buf_str(&l->b)) != 0) {
+        /* the sink is full or broken: never lose the line, write it now */
+        lx_log_write(lx_buf_str(&l->b));
     }
     lx_buf_release(&l->b);
     l->active = false;

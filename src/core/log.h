@@ -39,6 +39,11 @@ void lx_log_uint(struct lx_logline *l, const char *key, unsigned long long v);
 void lx_log_double(struct lx_logline *l, const char *key, double v);
 void lx_log_bool(struct lx_logline *l, const char *key, bool v);
 void lx_log_end(struct lx_logline *l); /* writes the line and frees the buffer */
+/* Appends the finished line to sink instead of writing it (a loop batches its access log and
+ * writes it once per loop iteration with lx_log_write). Frees the line's buffer. */
+void lx_log_end_to(struct lx_logline *l, struct lx_buf *sink);
+/* Writes whole lines to the log fd in one call (retrying short writes). */
+void lx_log_write(struct lx_str lines);
 
 /* One-liner with a printf-formatted "msg" and no other fields. */
 void lx_logf(enum lx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -85,6 +85,26 @@ void lx_gateway_free(struct lx_gateway *gw)
     free(gw);
 }
 
+static void flush_access_log(uv_check_t *h)
+{
+    struct lx_gateway_worker *w = h->data;
+
+    if (w->access_log.len == 0 && w->access_log.err == LX_OK)
+        return;
+    lx_log_write(lx_buf_str(&w->access_log));
+    lx_buf_reset(&w->access_log);
+    if (w->access_log.cap > (64u << 10)) /* a burst grew it: give the memory back */
+        lx_buf_release(&w->access_log);
+}
+
+static void on_flush_check_closed(uv_handle_t *h)
+{
+    struct lx_gateway_worker *w = h->data;
+
+    lx_buf_release(&w->access_log);
+    free(w);
+}
+
 void *lx_gateway_worker_start(uv_loop_t *loop, unsigned index, void *data)
 {
     struct lx_gateway *gw = data;
@@ -102,6 +122,11 @@ void *lx_gateway_worker_start(uv_loop_t *loop, unsigned index, void *data)
         lx_logf(LX_LOG_ERROR, "upstream setup failed: %s", err.msg);
         exit(1);
     }
+    lx_buf_init(&w->access_log, 1u << 20);
+    uv_check_init(loop, &w->flush_check);
+    w->flush_check.data = w;
+    uv_check_start(&w->flush_check, flush_access_log);
+    uv_unref((uv_handle_t *)&w->flush_check); /* never keeps the loop alive by itself */
     return w;
 }
 
@@ -112,7 +137,9 @@ void lx_gateway_worker_stop(void *worker)
     if (w == NULL)
         return;
     lx_upstream_ctx_free(w->up);
-    free(w);
+    flush_access_log(&w->flush_check);
+    uv_check_stop(&w->flush_check);
+    uv_close((uv_handle_t *)&w->flush_check, on_flush_check_closed); /* frees w */
 }
 
 static uint64_t next_rand(struct lx_gateway_worker *w)
@@ -188,7 +215,7 @@ void lx__gw_access_log(const struct lx_gw_req *g)
         lx_log_double(&l, "ttfb_ms", (double)(g->t_first_byte_ns - g->t_start_ns) / 1e6);
     if (g->error_class)
         lx_log_cstr(&l, "error", g->error_class);
-    lx_log_end(&l);
+    lx_log_end_to(&l, &g->w->access_log);
 }
 
 void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const char *code,

@@ -24,6 +24,8 @@ struct lx_gateway_worker {
     struct lx_upstream_ctx *up;
     uint64_t rng;      /* xorshift state for request ids */
     uint64_t served;   /* requests finished on this worker */
+    struct lx_buf access_log; /* lines of this loop iteration, written by flush_check */
+    uv_check_t flush_check;   /* after each poll: one write(2) for all finished requests */
 };
 
 /* Per request, in the request's arena. */
