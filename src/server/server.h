@@ -10,7 +10,8 @@
  *
  * Aborts: if the client goes away, a write or send timeout fails, or the drain timeout of a
  * shutdown passes, the server calls on_abort (set with lx_http_req_on_abort) once with the
- * reason (LX_ECLOSED, LX_ETIMEDOUT, LX_ESHUTDOWN). After LX_ECLOSED/LX_ETIMEDOUT writes are
+ * reason (LX_ECLOSED, LX_ETIMEDOUT, LX_ESHUTDOWN; a send queue pushed past write_max counts
+ * as LX_ECLOSED). After LX_ECLOSED/LX_ETIMEDOUT writes are
  * dropped; after LX_ESHUTDOWN writes still go out (so a stream can end with an error event).
  * The handler then cancels its work and calls lx_http_resp_end(). */
 #ifndef LX_SERVER_H
@@ -52,6 +53,11 @@ struct lx_server_config {
     size_t write_high_water;       /* queued bytes above which lx_http_resp_queued() is "full" */
     size_t write_max;              /* a slow reader's queue cap: past it the conn is aborted */
     unsigned max_connections;      /* 0 = from RLIMIT_NOFILE */
+    /* EOF from the client while the handler has its request: false (default) = a half-close,
+     * the request is still answered unless its response has started; true = always an abort
+     * (on_abort LX_ECLOSED), which notices a vanished client before the first byte is sent
+     * but breaks clients that half-close and wait. See docs/internals/server.md. */
+    bool abort_on_eof;
     lx_http_handler_cb *handler;
     lx_worker_start_cb *worker_start; /* may be NULL */
     lx_worker_stop_cb *worker_stop;   /* may be NULL */
@@ -90,7 +96,9 @@ void lx_http_req_on_drain(struct lx_http_req *req, lx_http_drain_cb *cb);
  * HTTP/1.0. The server adds Date, Content-Length or Transfer-Encoding, and Connection. */
 int lx_http_resp_start(struct lx_http_req *req, int status, const struct lx_header *h, size_t n,
                        int64_t content_length);
-/* Copies data into the connection's send queue; LX_ECLOSED once the client is gone. */
+/* Copies data into the connection's send queue; LX_ECLOSED once the client is gone (or the
+ * queue would pass write_max: the abort follows from the loop), LX_EINVAL before resp_start
+ * or past the announced Content-Length. Bytes leave at the end of the loop iteration. */
 int lx_http_resp_write(struct lx_http_req *req, struct lx_str data);
 size_t lx_http_resp_queued(const struct lx_http_req *req);
 bool lx_http_resp_full(const struct lx_http_req *req); /* queued >= write_high_water */
