@@ -33,6 +33,8 @@ static void usage(FILE *f)
           "  --idle-timeout-ms MS      upstream idle between reads (default 60000)\n"
           "  --total-timeout-ms MS     upstream whole exchange (default 600000)\n"
           "  --log-level LEVEL         debug, info, warn, error, off (default info)\n"
+          "  --answer-half-closed      keep answering a client that half-closed its side\n"
+          "                            (default: its EOF cancels the request)\n"
           "\n"
           "environment: LLMUX_UPSTREAM_KEY (or OPENAI_API_KEY) is the upstream key.\n",
           f);
@@ -100,6 +102,7 @@ enum {
     OPT_IDLE_TO,
     OPT_TOTAL_TO,
     OPT_LOG_LEVEL,
+    OPT_ANSWER_HALF_CLOSED,
     OPT_HELP,
 };
 
@@ -119,6 +122,7 @@ static const struct option long_opts[] = {
     {"idle-timeout-ms", required_argument, NULL, OPT_IDLE_TO},
     {"total-timeout-ms", required_argument, NULL, OPT_TOTAL_TO},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"answer-half-closed", no_argument, NULL, OPT_ANSWER_HALF_CLOSED},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -139,6 +143,9 @@ static int serve(int argc, char **argv)
     lx_server_config_default(&sc);
     lx_gateway_config_default(&gc);
     sc.port = 4000;
+    /* A client that closes its side is almost always gone: cancel the provider call at once
+     * rather than pay for tokens nobody reads (--answer-half-closed keeps waiting). */
+    sc.abort_on_eof = true;
     while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         switch (c) {
         case OPT_LISTEN:
@@ -184,6 +191,9 @@ static int serve(int argc, char **argv)
                 fprintf(stderr, "llmux: --log-level: unknown level %s\n", optarg);
                 return 2;
             }
+            break;
+        case OPT_ANSWER_HALF_CLOSED:
+            sc.abort_on_eof = false;
             break;
         case OPT_HELP:
             usage(stdout);

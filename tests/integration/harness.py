@@ -175,13 +175,13 @@ def run():
 
 
 # ---- HTTP helpers (http.client: real sockets, no third-party code) ----
-import http.client  # noqa: E402
+import http.client as _httpc  # noqa: E402
 import json as _json  # noqa: E402
 
 
 def http(port, method, path, body=None, headers=None, timeout=10.0):
     """One request on a fresh connection. Returns (status, headers dict lower-case, body bytes)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c = _httpc.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         if isinstance(body, (dict, list)):
             body = _json.dumps(body).encode()
@@ -211,7 +211,7 @@ def stream(port, path, body, headers=None, timeout=10.0, on_event=None):
     """POSTs and reads an SSE response incrementally. Returns (status, headers, [(t, data)])
     where t is the arrival time of each event. on_event(i, data, sock) may return False to stop
     reading (the connection is then closed by the caller's exit)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c = _httpc.HTTPConnection("127.0.0.1", port, timeout=timeout)
     h = {"Content-Type": "application/json"}
     h.update(headers or {})
     c.request("POST", path, body=_json.dumps(body).encode(), headers=h)
@@ -236,7 +236,7 @@ def stream(port, path, body, headers=None, timeout=10.0, on_event=None):
                     if on_event and on_event(len(out) - 1, d, c) is False:
                         c.close()
                         return r.status, hd, out
-    except (http.client.IncompleteRead, ConnectionError) as e:
+    except (_httpc.IncompleteRead, ConnectionError) as e:
         out.append((time.time(), ("<broken: %s>" % type(e).__name__).encode()))
     c.close()
     return r.status, hd, out
