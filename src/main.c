@@ -2,6 +2,7 @@
  * Secrets never come from argv (they would show in ps): the upstream key is read from the
  * environment (LLMUX_UPSTREAM_KEY, else OPENAI_API_KEY). */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,8 @@ out:
 
 int main(int argc, char **argv)
 {
+    /* a peer that closes while we write must give EPIPE, not kill the process */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         /* `make run`: no subcommand means serve with the built-in defaults */
         return serve(argc, argv);

@@ -36,7 +36,7 @@ int lx_buf_grow(struct lx_buf *b, size_t extra)
     cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
-    if (cap > b->max + 1)
+    if (b->max < (size_t)-1 && cap > b->max + 1)
         cap = b->max + 1;
     p = lx_realloc(b->cap ? b->ptr : NULL, cap);
     if (p == NULL) {

@@ -178,3 +178,15 @@ LX_TEST(log_json_lines)
     free(text);
     return 0;
 }
+
+LX_TEST(buf_unbounded_max)
+{
+    struct lx_buf b = LX_BUF_INIT((size_t)-1);
+
+    for (int i = 0; i < 100; i++)
+        LX_ASSERT_EQ(LX_OK, lx_buf_append(&b, "0123456789", 10));
+    LX_ASSERT_EQ(1000, b.len);
+    LX_ASSERT(b.cap > b.len);
+    lx_buf_release(&b);
+    return 0;
+}
