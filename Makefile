@@ -41,6 +41,8 @@ MOCK_OBJS := $(MOCK_SRCS:%.c=$(BUILD)/%.o)
 BENCH_SRCS := $(wildcard bench/src/*.c)
 BENCH_BINS := $(patsubst bench/src/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 HAVE_MAIN := $(wildcard src/main.c)
+TESTBIN_SRCS := $(wildcard tests/bin/*.c)
+TESTBINS := $(patsubst tests/bin/%.c,$(BUILD)/tests/bin/%,$(TESTBIN_SRCS))
 
 
 .PHONY: fuzz-bins all deps deps-test run test test-san check fuzz fuzz-smoke bench clean
@@ -105,8 +107,6 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libllmux.a
 	    -fsanitize=fuzzer,address,undefined
 
 # Test-only programs (servers and clients the integration tests drive): tests/bin/<name>.c.
-TESTBIN_SRCS := $(wildcard tests/bin/*.c)
-TESTBINS := $(patsubst tests/bin/%.c,$(BUILD)/tests/bin/%,$(TESTBIN_SRCS))
 $(BUILD)/tests/bin/%: tests/bin/%.c $(BUILD)/libllmux.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)

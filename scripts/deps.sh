@@ -8,6 +8,8 @@ set -eu
 
 BUILD_PKGS="make gcc pkg-config libuv1-dev node-llhttp libssl-dev"
 TEST_PKGS="clang libclang-rt-14-dev libjansson-dev python3 nginx-light wrk curl ca-certificates openssl"
+# node and npm run the official SDKs against llmux; a machine that has no node gets Debian's
+if ! command -v node >/dev/null 2>&1; then TEST_PKGS="$TEST_PKGS nodejs npm"; fi
 
 case "${1:-build}" in
 build) want="$BUILD_PKGS" ;;
@@ -21,7 +23,20 @@ for p in $want; do
         missing="$missing $p"
     fi
 done
-[ -z "$missing" ] && exit 0
+sdk_deps() { # npm packages of the SDK tests (tests/sdk), installed from the lock file
+    [ "${1:-}" = test ] || return 0
+    command -v node >/dev/null 2>&1 || return 0
+    dir="$(cd "$(dirname "$0")/.." && pwd)/tests/sdk"
+    if [ ! -d "$dir/node_modules/openai" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+        echo "deps: npm ci in tests/sdk" >&2
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) && touch "$dir/node_modules"
+    fi
+}
+
+if [ -z "$missing" ]; then
+    sdk_deps "${1:-build}"
+    exit 0
+fi
 
 echo "deps: installing$missing" >&2
 SUDO=""
@@ -38,4 +53,5 @@ $SUDO apt-get update -qq >/dev/null || true
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 [ "$made_policy" = 1 ] && $SUDO rm -f "$policy"
+sdk_deps "${1:-build}"
 exit 0

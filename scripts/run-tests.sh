@@ -42,6 +42,10 @@ for t in tests/integration/test_*.py; do
     [ -e "$t" ] || continue
     suite "integration-$(basename "$t" .py)" python3 "$t"
 done
+for t in tests/sdk/test_*.mjs; do
+    [ -e "$t" ] || continue
+    suite "sdk-$(basename "$t" .mjs)" node "$t"
+done
 if [ -d build-fuzz ] && [ "$BUILD" = build ]; then
     suite fuzz-replay scripts/fuzz-replay.sh
 fi
