@@ -1,0 +1,173 @@
+/* config.h - the YAML configuration file (libfyaml) as an immutable, reference-counted snapshot.
+ * A loader builds a struct lx_config from a file, a string or the environment; once returned it
+ * is never written again, so any thread may read it. Each holder (a loop, a request) keeps one
+ * reference; a reload builds a new snapshot and swaps it in (struct lx_config_slot), and the old
+ * one is freed when its last holder lets go. Loading runs on whatever thread calls it (main,
+ * on SIGHUP). Secrets (master_key, provider keys, sensitive headers) never appear in messages,
+ * and lx_config_dump() prints them as "***". Pure: no libuv, no sockets; reads files and
+ * the environment only. */
+#ifndef LX_CONFIG_H
+#define LX_CONFIG_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/header.h"
+#include "core/log.h"
+#include "core/str.h"
+
+#define LX_CONFIG_MAX_FILE (4u << 20) /* larger files are refused */
+#define LX_CONFIG_MAX_MSGS 100        /* messages kept per load; the rest are counted */
+
+enum lx_config_auth {
+    LX_CONFIG_AUTH_MASTER_KEY = 0, /* clients send master_key (Bearer or x-api-key) */
+    LX_CONFIG_AUTH_NONE,           /* no client authentication (loopback, or `auth: none`) */
+};
+
+enum lx_config_proto {
+    LX_CONFIG_PROTO_OPENAI = 0, /* OpenAI chat completions and every compatible API */
+    LX_CONFIG_PROTO_ANTHROPIC,
+    LX_CONFIG_PROTO_GEMINI,
+};
+
+struct lx_config_timeouts { /* upstream, milliseconds */
+    unsigned connect_ms, first_byte_ms, idle_ms, total_ms;
+};
+
+struct lx_config_provider {
+    const char *name;          /* what clients write before the '/': "openai/gpt-4o" */
+    const char *type;          /* preset as written: "openai", "groq", "ollama" ... */
+    enum lx_config_proto proto;
+    const char *base_url;      /* http(s), no trailing '/' */
+    const char **keys;         /* secrets; n_keys may be 0 (local backends) */
+    size_t n_keys;
+    struct lx_header *headers; /* extra request headers; NUL-terminated slices */
+    size_t n_headers;
+    struct lx_config_timeouts timeouts; /* global `upstream:` values unless overridden */
+    bool enabled;              /* false: `enabled: false`, or every key was an unset variable */
+    unsigned line;             /* where it was defined (0: from the environment) */
+};
+
+struct lx_config_target {
+    const char *provider;  /* name of a configured provider */
+    const char *model;     /* the upstream model name (may itself contain '/') */
+    size_t provider_index; /* into cfg->providers */
+};
+
+struct lx_config_model { /* an alias: targets are tried in order */
+    const char *name;
+    struct lx_config_target *targets;
+    size_t n_targets;
+};
+
+struct lx_config_route { /* a bare model name matching `match` goes to `provider` */
+    const char *match;   /* glob: '*' any run of bytes, '?' one byte */
+    const char *provider;
+    long provider_index; /* -1: no such provider configured (default rules only) */
+};
+
+struct lx_config {
+    atomic_uint refs;
+    const char *source; /* file name, "<environment>", or the name given to load_string */
+
+    const char *listen_host; /* without brackets: "127.0.0.1", "::1", "0.0.0.0" */
+    unsigned listen_port;
+    unsigned workers;        /* 0: one per CPU */
+    const char *master_key;  /* secret; NULL when not set */
+    enum lx_config_auth auth; /* MASTER_KEY exactly when master_key != NULL */
+    enum lx_log_level log_level;
+
+    struct {
+        uint64_t max_body;
+        unsigned header_timeout_ms, body_timeout_ms, keepalive_timeout_ms, send_timeout_ms,
+            drain_timeout_ms;
+        bool answer_half_closed;
+    } server;
+
+    struct {
+        struct lx_config_timeouts timeouts;
+        const char *ca_file; /* NULL: the system store */
+    } upstream;
+
+    struct {
+        const char **origins; /* "*" or "https://host[:port]"; none: CORS off */
+        size_t n_origins;
+    } cors;
+
+    struct lx_config_provider *providers;
+    size_t n_providers;
+    struct lx_config_model *models;
+    size_t n_models;
+    struct lx_config_route *routes; /* checked in order; the defaults when the file has none */
+    size_t n_routes;
+
+    struct lx_arena *arena; /* owns every string and array above */
+};
+
+enum lx_config_severity { LX_CONFIG_ERROR = 0, LX_CONFIG_WARNING };
+
+struct lx_config_msg {
+    enum lx_config_severity severity;
+    unsigned line, col; /* 1-based; 0 when there is no place (unreadable file) */
+    char *text;         /* "FILE:LINE:COL: error: message"; never holds a secret */
+};
+
+/* Every message of one load, in the order found. Owned by the caller: lx_config_errs_release. */
+struct lx_config_errs {
+    struct lx_config_msg *msgs;
+    size_t n, cap;
+    size_t n_errors, n_warnings; /* counts include messages dropped past LX_CONFIG_MAX_MSGS */
+};
+#define LX_CONFIG_ERRS_INIT {.msgs = NULL, .n = 0, .cap = 0, .n_errors = 0, .n_warnings = 0}
+
+void lx_config_errs_release(struct lx_config_errs *errs);
+/* Writes every message, one a line, into b. Returns b->err. */
+int lx_config_errs_format(const struct lx_config_errs *errs, struct lx_buf *b);
+
+/* Load, interpolate ${VAR} / ${VAR:-default} / $$, and validate. On LX_OK *out is a new
+ * snapshot with one reference (the caller's) and errs may hold warnings. On failure *out is
+ * NULL and errs holds at least one error: LX_EINVAL (the file is wrong; every error found is
+ * there), LX_ENOTFOUND / LX_ESYS / LX_ETOOBIG (cannot read the file), LX_ENOMEM.
+ * errs is appended to, so it must be initialised (LX_CONFIG_ERRS_INIT). */
+int lx_config_load_file(const char *path, struct lx_config **out, struct lx_config_errs *errs);
+/* The same from memory; `name` stands for the file name in messages. */
+int lx_config_load_string(const char *name, const char *yaml, size_t len, struct lx_config **out,
+                          struct lx_config_errs *errs);
+/* No file: 127.0.0.1:4000, defaults, a provider for each usual *_API_KEY variable that is set
+ * (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, GROQ_API_KEY ...), LLMUX_MASTER_KEY. */
+int lx_config_from_env(struct lx_config **out, struct lx_config_errs *errs);
+
+struct lx_config *lx_config_ref(struct lx_config *cfg); /* returns cfg */
+void lx_config_unref(struct lx_config *cfg);            /* NULL-safe; frees at zero */
+
+/* Lookups on a snapshot (any thread). NULL / -1 when absent. */
+const struct lx_config_provider *lx_config_provider_find(const struct lx_config *cfg,
+                                                          struct lx_str name);
+const struct lx_config_model *lx_config_model_find(const struct lx_config *cfg,
+                                                    struct lx_str name);
+/* The first route whose glob matches `model` and whose provider is configured and enabled. */
+const struct lx_config_route *lx_config_route_match(const struct lx_config *cfg,
+                                                    struct lx_str model);
+bool lx_config_glob_match(struct lx_str pattern, struct lx_str s);
+bool lx_config_is_loopback(const char *host);
+
+/* The effective configuration as YAML (every default filled in), for `check-config --print`.
+ * Secrets are written as "***". Returns b->err. */
+int lx_config_dump(const struct lx_config *cfg, struct lx_buf *b);
+
+/* The current snapshot, shared by threads: a short mutex around a pointer swap, so a reader
+ * never takes a reference on a snapshot that is being freed. */
+struct lx_config_slot {
+    pthread_mutex_t mu;
+    struct lx_config *cur;
+};
+void lx_config_slot_init(struct lx_config_slot *s, struct lx_config *cfg); /* takes cfg's ref */
+struct lx_config *lx_config_slot_get(struct lx_config_slot *s); /* a new ref: unref it */
+void lx_config_slot_swap(struct lx_config_slot *s, struct lx_config *next); /* takes next's ref */
+void lx_config_slot_release(struct lx_config_slot *s);
+
+#endif /* LX_CONFIG_H */

@@ -1,0 +1,58 @@
+/* config_int.h - shared inside src/config/ only: presets, interpolation, messages, the snapshot
+ * constructor and the checks the file loader and the environment loader both run. */
+#ifndef LX_CONFIG_INT_H
+#define LX_CONFIG_INT_H
+
+#include <stdarg.h>
+
+#include "config/config.h"
+#include "core/arena.h"
+
+#define LX_CONFIG_ARENA_MAX ((size_t)64 << 20) /* a snapshot never needs more */
+
+struct lx__config_preset {
+    const char *type;          /* the `type:` value, and the provider name from the env */
+    enum lx_config_proto proto;
+    const char *base_url;      /* NULL: the file must give one (it holds an account id) */
+    const char *env_key;       /* the usual variable holding its key; NULL: keyless */
+};
+
+extern const struct lx__config_preset lx__config_presets[];
+extern const size_t lx__config_n_presets;
+const struct lx__config_preset *lx__config_preset_find(struct lx_str type);
+
+/* Expands s into out: "${NAME}", "${NAME:-default}" (default when unset or empty), "$$" for
+ * one '$'; any other '$' is kept. NAME is [A-Za-z_][A-Za-z0-9_]*; the default is literal text up
+ * to the first '}'. Returns LX_OK; LX_ENOTFOUND when a variable without default is unset
+ * (*missing is its name, a slice of s); LX_EPARSE on bad syntax (*why says what);
+ * out->err on allocation failure. */
+int lx__config_interpolate(struct lx_str s, struct lx_buf *out, struct lx_str *missing,
+                           const char **why);
+
+/* Appends "FILE:LINE:COL: error: ..." (line 0: "FILE: error: ..."). Aborts on OOM: messages
+ * are few and short (bounded by LX_CONFIG_MAX_MSGS). */
+void lx__config_msg(struct lx_config_errs *e, enum lx_config_severity sev, const char *file,
+                    unsigned line, unsigned col, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void lx__config_vmsg(struct lx_config_errs *e, enum lx_config_severity sev, const char *file,
+                     unsigned line, unsigned col, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+/* A snapshot with every default set, one reference, no providers. NULL on OOM. */
+struct lx_config *lx__config_new(const char *source);
+/* Resolves route provider indexes and fills in the default routes when routes == NULL.
+ * LX_OK or LX_ENOMEM. */
+int lx__config_finish_routes(struct lx_config *cfg, bool use_defaults);
+
+/* Fills *p for preset pr from its usual variable (name = type). LX_OK (enabled, with the key);
+ * LX_ENOTFOUND (variable unset, or cloudflare without CLOUDFLARE_ACCOUNT_ID); LX_ENOMEM. */
+int lx__config_env_provider(struct lx_config *cfg, const struct lx__config_preset *pr,
+                            struct lx_config_provider *p);
+
+/* Edit distance, capped: returns cap+1 when larger. For "did you mean". */
+unsigned lx__config_distance(const char *a, size_t alen, const char *b, size_t blen,
+                             unsigned cap);
+/* Secret-looking header names (authorization, cookie, *key*, *token*, *secret*). */
+bool lx__config_header_is_secret(struct lx_str name);
+
+#endif /* LX_CONFIG_INT_H */

@@ -1,0 +1,122 @@
+/* dump.c - a snapshot back to YAML, every default filled in, for `llmux check-config --print`.
+ * Secrets (master_key, provider keys, secret-looking header values) are written as "***".
+ * The output loads again (with "***" in place of the secrets). Any thread; reads only. */
+#include "config/config.h"
+
+#include <string.h>
+
+#include "config/config_int.h"
+#include "core/common.h"
+#include "core/escape.h"
+
+static void q(struct lx_buf *b, const char *s)
+{
+    lx_buf_append_char(b, '"');
+    lx_json_escape(b, lx_str_cstr(s));
+    lx_buf_append_char(b, '"');
+}
+
+static void q_or_null(struct lx_buf *b, const char *s)
+{
+    if (s == NULL)
+        lx_buf_append_cstr(b, "null");
+    else
+        q(b, s);
+}
+
+static void timeouts(struct lx_buf *b, const char *indent, const struct lx_config_timeouts *t)
+{
+    lx_buf_appendf(b, "%sconnect_timeout_ms: %u\n", indent, t->connect_ms);
+    lx_buf_appendf(b, "%sfirst_byte_timeout_ms: %u\n", indent, t->first_byte_ms);
+    lx_buf_appendf(b, "%sidle_timeout_ms: %u\n", indent, t->idle_ms);
+    lx_buf_appendf(b, "%stotal_timeout_ms: %u\n", indent, t->total_ms);
+}
+
+int lx_config_dump(const struct lx_config *cfg, struct lx_buf *b)
+{
+    static const char *const levels[] = {"debug", "info", "warn", "error", "off"};
+    bool v6 = strchr(cfg->listen_host, ':') != NULL;
+
+    lx_buf_appendf(b, "# effective configuration (from %s); secrets are shown as \"***\"\n",
+                   cfg->source);
+    lx_buf_appendf(b, "listen: \"%s%s%s:%u\"\n", v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "",
+                   cfg->listen_port);
+    lx_buf_appendf(b, "workers: %u\n", cfg->workers);
+    lx_buf_appendf(b, "master_key: %s\n", cfg->master_key ? "\"***\"" : "null");
+    lx_buf_appendf(b, "auth: %s\n", cfg->auth == LX_CONFIG_AUTH_NONE ? "none" : "master_key");
+    lx_buf_appendf(b, "log_level: %s\n",
+                   (size_t)cfg->log_level < LX_ARRAY_SIZE(levels) ? levels[cfg->log_level]
+                                                                  : "info");
+    lx_buf_appendf(b, "server:\n  max_body: %llu\n", (unsigned long long)cfg->server.max_body);
+    lx_buf_appendf(b, "  header_timeout_ms: %u\n", cfg->server.header_timeout_ms);
+    lx_buf_appendf(b, "  body_timeout_ms: %u\n", cfg->server.body_timeout_ms);
+    lx_buf_appendf(b, "  keepalive_timeout_ms: %u\n", cfg->server.keepalive_timeout_ms);
+    lx_buf_appendf(b, "  send_timeout_ms: %u\n", cfg->server.send_timeout_ms);
+    lx_buf_appendf(b, "  drain_timeout_ms: %u\n", cfg->server.drain_timeout_ms);
+    lx_buf_appendf(b, "  answer_half_closed: %s\n",
+                   cfg->server.answer_half_closed ? "true" : "false");
+    lx_buf_append_cstr(b, "upstream:\n");
+    timeouts(b, "  ", &cfg->upstream.timeouts);
+    lx_buf_append_cstr(b, "  ca_file: ");
+    q_or_null(b, cfg->upstream.ca_file);
+    lx_buf_append_cstr(b, "\ncors:\n  origins: [");
+    for (size_t i = 0; i < cfg->cors.n_origins; i++) {
+        lx_buf_append_cstr(b, i ? ", " : "");
+        q(b, cfg->cors.origins[i]);
+    }
+    lx_buf_append_cstr(b, "]\nproviders:");
+    lx_buf_append_cstr(b, cfg->n_providers ? "\n" : " []\n");
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        const struct lx_config_provider *p = &cfg->providers[i];
+        lx_buf_append_cstr(b, "  - name: ");
+        q(b, p->name);
+        lx_buf_append_cstr(b, "\n    type: ");
+        q(b, p->type);
+        lx_buf_append_cstr(b, "\n    base_url: ");
+        q_or_null(b, p->base_url);
+        lx_buf_append_cstr(b, "\n    keys: [");
+        for (size_t k = 0; k < p->n_keys; k++)
+            lx_buf_append_cstr(b, k ? ", \"***\"" : "\"***\"");
+        lx_buf_append_cstr(b, "]\n    headers: {");
+        for (size_t h = 0; h < p->n_headers; h++) {
+            const struct lx_header *hd = &p->headers[h];
+            lx_buf_append_cstr(b, h ? ", \"" : "\"");
+            lx_json_escape(b, hd->name);
+            lx_buf_append_cstr(b, "\": \"");
+            if (lx__config_header_is_secret(hd->name))
+                lx_buf_append_cstr(b, "***");
+            else
+                lx_json_escape(b, hd->value);
+            lx_buf_append_char(b, '"');
+        }
+        lx_buf_append_cstr(b, "}\n    timeouts:\n");
+        timeouts(b, "      ", &p->timeouts);
+        lx_buf_appendf(b, "    enabled: %s\n", p->enabled ? "true" : "false");
+    }
+    lx_buf_append_cstr(b, "models:");
+    lx_buf_append_cstr(b, cfg->n_models ? "\n" : " []\n");
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        const struct lx_config_model *m = &cfg->models[i];
+        lx_buf_append_cstr(b, "  - name: ");
+        q(b, m->name);
+        lx_buf_append_cstr(b, "\n    targets: [");
+        for (size_t t = 0; t < m->n_targets; t++) {
+            lx_buf_append_cstr(b, t ? ", \"" : "\"");
+            lx_json_escape(b, lx_str_cstr(m->targets[t].provider));
+            lx_buf_append_char(b, '/');
+            lx_json_escape(b, lx_str_cstr(m->targets[t].model));
+            lx_buf_append_char(b, '"');
+        }
+        lx_buf_append_cstr(b, "]\n");
+    }
+    lx_buf_append_cstr(b, "routes:");
+    lx_buf_append_cstr(b, cfg->n_routes ? "\n" : " []\n");
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        lx_buf_append_cstr(b, "  - match: ");
+        q(b, cfg->routes[i].match);
+        lx_buf_append_cstr(b, "\n    provider: ");
+        q(b, cfg->routes[i].provider);
+        lx_buf_append_char(b, '\n');
+    }
+    return b->err;
+}

@@ -1,0 +1,1273 @@
+/* load.c - YAML text -> validated struct lx_config. libfyaml builds a document tree (anchors
+ * resolved); this file walks it with a schema written as code, interpolates every scalar
+ * value, and reports every problem as FILE:LINE:COL before giving up, so one run of
+ * `llmux check-config` shows them all. Secrets are never quoted in a message: values are
+ * quoted as written in the file (before interpolation), and secret fields never. The tree and
+ * scratch buffers are freed before returning; the snapshot owns copies. Loading thread only. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libfyaml.h>
+
+#include "config/config_int.h"
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/common.h"
+#include "core/err.h"
+
+struct loc {
+    unsigned line, col; /* 1-based; 0 = unknown */
+};
+
+struct ld {
+    const char *file;
+    struct lx_config *cfg;
+    struct lx_arena *a;
+    struct lx_config_errs *errs;
+    bool oom;
+    char raw[80]; /* the file's text of the last scalar read, for messages (never expanded) */
+};
+
+static const struct loc nowhere = {0, 0}, first_line = {1, 1};
+
+enum { V_ERR = -1, V_ABSENT = 0, V_OK = 1, V_UNSET = 2 };
+enum { F_SECRET = 1u << 0, F_OPTIONAL_ENV = 1u << 1, F_REQUIRED = 1u << 2, F_EMPTY_OK = 1u << 3 };
+
+struct field {
+    const char *name;
+    struct fy_node *val; /* NULL when absent or `key:` with nothing */
+    struct loc key_at, at;
+    bool present;
+};
+
+static void msg_at(struct ld *ld, enum lx_config_severity sev, struct loc at, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+
+static void msg_at(struct ld *ld, enum lx_config_severity sev, struct loc at, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    lx__config_vmsg(ld->errs, sev, ld->file, at.line, at.col, fmt, ap);
+    va_end(ap);
+}
+
+#define ERR(ld, at, ...) msg_at((ld), LX_CONFIG_ERROR, (at), __VA_ARGS__)
+#define WARN(ld, at, ...) msg_at((ld), LX_CONFIG_WARNING, (at), __VA_ARGS__)
+
+static char *ldup(struct ld *ld, const char *s, size_t n)
+{
+    char *p = lx_arena_strndup(ld->a, s, n);
+
+    if (p == NULL)
+        ld->oom = true;
+    return p;
+}
+
+static void *lalloc(struct ld *ld, size_t count, size_t size)
+{
+    void *p = NULL;
+
+    if (count == 0)
+        count = 1; /* a valid pointer even for an empty list */
+    if (count <= SIZE_MAX / size)
+        p = lx_arena_zalloc(ld->a, count * size);
+    if (p == NULL)
+        ld->oom = true;
+    return p;
+}
+
+static struct loc node_loc(struct fy_node *n, struct loc fallback)
+{
+    void *it = NULL;
+
+    if (n == NULL)
+        return fallback;
+    switch (fy_node_get_type(n)) {
+    case FYNT_SCALAR: {
+        struct fy_token *t = fy_node_get_scalar_token(n);
+        const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+        if (m == NULL)
+            return fallback;
+        return (struct loc){(unsigned)m->line + 1, (unsigned)m->column + 1};
+    }
+    case FYNT_MAPPING: {
+        /* libfyaml 0.7 has no public mark for collections: use their first key */
+        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+        return p ? node_loc(fy_node_pair_key(p), fallback) : fallback;
+    }
+    case FYNT_SEQUENCE:
+        return node_loc(fy_node_sequence_iterate(n, &it), fallback);
+    }
+    return fallback;
+}
+
+static const char *kind_name(struct fy_node *n)
+{
+    if (n == NULL)
+        return "nothing";
+    switch (fy_node_get_type(n)) {
+    case FYNT_SCALAR:
+        return "a scalar";
+    case FYNT_MAPPING:
+        return "a mapping";
+    case FYNT_SEQUENCE:
+        return "a list";
+    }
+    return "?";
+}
+
+static bool is_null(struct fy_node *n)
+{
+    size_t len;
+    const char *s;
+
+    if (n == NULL)
+        return true;
+    if (fy_node_get_type(n) != FYNT_SCALAR || fy_node_get_style(n) != FYNS_PLAIN)
+        return false;
+    s = fy_node_get_scalar(n, &len);
+    return len == 0 || (len == 1 && s[0] == '~') ||
+           (len == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
+}
+
+/* The file's text of a scalar, for messages: printable ASCII, at most 60 bytes. */
+static const char *shown(struct fy_node *n, char *buf, size_t cap)
+{
+    size_t len = 0, o = 0;
+    const char *s = n ? fy_node_get_scalar(n, &len) : NULL;
+
+    for (size_t i = 0; s != NULL && i < len && o + 4 < cap && i < 60; i++)
+        buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    if (s != NULL && len > 60 && o + 4 < cap) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static bool field_get(struct fy_node *map, const char *name, struct loc fallback, struct field *f)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+
+    *f = (struct field){.name = name, .key_at = fallback, .at = fallback};
+    if (map == NULL || fy_node_get_type(map) != FYNT_MAPPING)
+        return false;
+    while ((p = fy_node_mapping_iterate(map, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(p);
+        size_t len;
+        const char *s;
+
+        if (k == NULL || fy_node_get_type(k) != FYNT_SCALAR)
+            continue;
+        s = fy_node_get_scalar(k, &len);
+        if (len == strlen(name) && memcmp(s, name, len) == 0) {
+            f->present = true;
+            f->key_at = node_loc(k, fallback);
+            f->val = is_null(fy_node_pair_value(p)) ? NULL : fy_node_pair_value(p);
+            f->at = node_loc(f->val, f->key_at);
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *closest(const char *s, size_t len, const char *const *names, size_t n)
+{
+    const char *best = NULL;
+    unsigned best_d = 1 + (unsigned)LX_MIN(len / 4, 3); /* longer names tolerate more typos */
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = lx__config_distance(s, len, names[i], strlen(names[i]), best_d);
+        if (d <= best_d && (best == NULL || d < best_d)) {
+            best = names[i];
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+/* Reports every key of `map` not in `allowed` (NULL-terminated). `where` names the mapping. */
+static void check_keys(struct ld *ld, struct fy_node *map, const char *const *allowed,
+                       const char *where)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+    size_t n = 0;
+
+    while (allowed[n] != NULL)
+        n++;
+    while ((p = fy_node_mapping_iterate(map, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(p);
+        struct loc at = node_loc(k, node_loc(fy_node_pair_value(p), nowhere));
+        const char *s, *hint;
+        size_t len;
+        bool known = false;
+        char buf[80];
+
+        if (k == NULL || fy_node_get_type(k) != FYNT_SCALAR) {
+            ERR(ld, at, "%s: keys must be plain names, not %s", where, kind_name(k));
+            continue;
+        }
+        s = fy_node_get_scalar(k, &len);
+        for (size_t i = 0; i < n && !known; i++)
+            known = len == strlen(allowed[i]) && memcmp(s, allowed[i], len) == 0;
+        if (known)
+            continue;
+        hint = closest(s, len, allowed, n);
+        if (hint != NULL)
+            ERR(ld, at, "%s: unknown key \"%s\" (did you mean \"%s\"?)", where,
+                shown(k, buf, sizeof(buf)), hint);
+        else
+            ERR(ld, at, "%s: unknown key \"%s\"", where, shown(k, buf, sizeof(buf)));
+    }
+}
+
+static bool expect_kind(struct ld *ld, struct field *f, enum fy_node_type t, const char *where)
+{
+    static const char *const names[] = {"a scalar", "a list", "a mapping"};
+    const char *want = t == FYNT_SCALAR ? names[0] : t == FYNT_SEQUENCE ? names[1] : names[2];
+
+    if (f->val == NULL || fy_node_get_type(f->val) == t)
+        return true;
+    ERR(ld, f->at, "%s%s%s: expected %s, got %s", where, *where ? "." : "", f->name, want,
+        kind_name(f->val));
+    return false;
+}
+
+/* One scalar value, interpolated, copied into the snapshot's arena (NUL-terminated).
+ * Returns V_OK (*out set), V_ABSENT (missing or null; an error first if F_REQUIRED), V_UNSET
+ * (F_OPTIONAL_ENV and a variable without default is unset: *missing names it; nothing
+ * reported) or V_ERR (reported). */
+static int scalar_value(struct ld *ld, struct fy_node *n, struct loc at, const char *what,
+                        unsigned flags, struct lx_str *out, struct lx_str *missing)
+{
+    struct lx_buf b = LX_BUF_INIT(LX_CONFIG_MAX_FILE);
+    struct lx_str var = LX_STR_NULL;
+    const char *why = NULL, *s;
+    size_t len;
+    int rc, ret = V_ERR;
+    char *copy;
+
+    if (n == NULL) {
+        if (flags & F_REQUIRED)
+            ERR(ld, at, "%s is required", what);
+        return V_ABSENT;
+    }
+    if (fy_node_get_type(n) != FYNT_SCALAR) {
+        ERR(ld, at, "%s: expected a scalar, got %s", what, kind_name(n));
+        return V_ERR;
+    }
+    shown(n, ld->raw, sizeof(ld->raw));
+    s = fy_node_get_scalar(n, &len);
+    rc = lx__config_interpolate(lx_str_make(s, len), &b, &var, &why);
+    if (rc == LX_ENOTFOUND) {
+        if (flags & F_OPTIONAL_ENV) {
+            *missing = var; /* points into the document, valid while it lives */
+            ret = V_UNSET;
+        } else {
+            ERR(ld, at, "%s: environment variable %.*s is not set (write ${%.*s:-default} for "
+                        "a default)",
+                what, LX_STR_FMT(var), LX_STR_FMT(var));
+        }
+        goto out;
+    }
+    if (rc == LX_EPARSE) {
+        ERR(ld, at, "%s: %s", what, why);
+        goto out;
+    }
+    if (rc != LX_OK) {
+        ld->oom = true;
+        goto out;
+    }
+    if (memchr(b.ptr, '\0', b.len) != NULL) {
+        ERR(ld, at, "%s: contains a NUL byte", what);
+        goto out;
+    }
+    if (b.len == 0 && !(flags & F_EMPTY_OK)) {
+        if (flags & F_OPTIONAL_ENV) {
+            *missing = LX_STR_NULL;
+            ret = V_UNSET;
+        } else {
+            ERR(ld, at, "%s must not be empty", what);
+        }
+        goto out;
+    }
+    copy = ldup(ld, b.ptr, b.len);
+    if (copy != NULL) {
+        *out = lx_str_make(copy, b.len);
+        ret = V_OK;
+    }
+out:
+    lx_buf_release(&b);
+    return ret;
+}
+
+static int get_str(struct ld *ld, struct fy_node *map, const char *key, const char *where,
+                   unsigned flags, struct loc fallback, const char **out, struct loc *at)
+{
+    struct field f;
+    struct lx_str v, missing;
+    char what[160];
+    int rc;
+
+    field_get(map, key, fallback, &f);
+    if (at != NULL)
+        *at = f.at;
+    snprintf(what, sizeof(what), "%s%s%s", where, *where ? "." : "", key);
+    rc = scalar_value(ld, f.val, f.at, what, flags, &v, &missing);
+    if (rc == V_OK)
+        *out = v.ptr;
+    return rc;
+}
+
+/* Whole number, optionally with a binary size suffix (k, M, G; with "B"/"iB" or not). */
+static bool parse_number(const char *s, bool size_suffix, uint64_t *out)
+{
+    size_t n = 0, len = strlen(s);
+    uint64_t mul = 1;
+
+    while (n < len && s[n] >= '0' && s[n] <= '9')
+        n++;
+    if (n == 0)
+        return false;
+    if (n < len) {
+        const char *u = s + n;
+        if (!size_suffix)
+            return false;
+        switch (*u) {
+        case 'k': case 'K': mul = 1024; break;
+        case 'm': case 'M': mul = 1024 * 1024; break;
+        case 'g': case 'G': mul = 1024 * 1024 * 1024; break;
+        default: return false;
+        }
+        u++;
+        if (!(*u == '\0' || strcmp(u, "B") == 0 || strcmp(u, "iB") == 0 ||
+              strcmp(u, "b") == 0))
+            return false;
+    }
+    if (lx_str_to_u64(lx_str_make(s, n), out) != LX_OK || *out > UINT64_MAX / mul)
+        return false;
+    *out *= mul;
+    return true;
+}
+
+static int get_uint(struct ld *ld, struct fy_node *map, const char *key, const char *where,
+                    uint64_t min, uint64_t max, bool size_suffix, uint64_t *out)
+{
+    const char *s = NULL;
+    struct loc at;
+    uint64_t v;
+    int rc = get_str(ld, map, key, where, 0, nowhere, &s, &at);
+
+    if (rc != V_OK)
+        return rc;
+    if (!parse_number(s, size_suffix, &v) || v < min || v > max) {
+        struct field f;
+        char buf[80];
+        field_get(map, key, at, &f);
+        ERR(ld, at, "%s%s%s: expected a whole number from %llu to %llu%s, got \"%s\"", where,
+            *where ? "." : "", key, (unsigned long long)min, (unsigned long long)max,
+            size_suffix ? " (k, M, G suffixes allowed)" : "", shown(f.val, buf, sizeof(buf)));
+        return V_ERR;
+    }
+    *out = v;
+    return V_OK;
+}
+
+static void get_ms(struct ld *ld, struct fy_node *map, const char *key, const char *where,
+                   unsigned *out)
+{
+    uint64_t v;
+
+    if (get_uint(ld, map, key, where, 0, 86400000, false, &v) == V_OK)
+        *out = (unsigned)v;
+}
+
+static void get_bool(struct ld *ld, struct fy_node *map, const char *key, const char *where,
+                     bool *out)
+{
+    const char *s = NULL;
+    struct loc at;
+
+    if (get_str(ld, map, key, where, 0, nowhere, &s, &at) != V_OK)
+        return;
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+        *out = true;
+    else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+        *out = false;
+    else
+        ERR(ld, at, "%s%s%s: expected true or false", where, *where ? "." : "", key);
+}
+
+/* "host:port", "[v6]:port" or ":port" (all addresses). NULL or what is wrong. */
+static const char *parse_listen(struct ld *ld, const char *s, const char **host, unsigned *port)
+{
+    const char *colon = strrchr(s, ':');
+    const char *h = s;
+    uint64_t v;
+    size_t n;
+
+    if (colon == NULL)
+        return "expected HOST:PORT";
+    if (lx_str_to_u64(lx_str_cstr(colon + 1), &v) != LX_OK || v > 65535)
+        return "the port must be a number from 0 to 65535";
+    n = (size_t)(colon - s);
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+        h++;
+        n -= 2;
+    } else if (memchr(s, ':', n) != NULL) {
+        return "an IPv6 address goes in brackets: [::1]:4000";
+    } else if (n > 0 && (s[0] == '[' || s[n - 1] == ']')) {
+        return "unbalanced brackets";
+    }
+    if (n == 0) {
+        h = "0.0.0.0";
+        n = 7;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = h[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '%'))
+            return "the host has characters no address or name can have";
+    }
+    *host = ldup(ld, h, n);
+    *port = (unsigned)v;
+    return NULL;
+}
+
+/* http(s)://host[:port][/path], no spaces or controls. want_path=false: an origin (CORS). */
+static const char *check_url(const char *s, bool want_path)
+{
+    size_t i, host_at;
+
+    if (strncmp(s, "https://", 8) == 0)
+        host_at = 8;
+    else if (strncmp(s, "http://", 7) == 0)
+        host_at = 7;
+    else
+        return "must start with http:// or https://";
+    for (i = 0; s[i] != '\0'; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+            return "must not contain spaces or control characters";
+    i = host_at;
+    while (s[i] != '\0' && s[i] != '/' && s[i] != '?' && s[i] != '#')
+        i++;
+    if (i == host_at || s[host_at] == ':')
+        return "has no host";
+    if (memchr(s + host_at, '@', i - host_at) != NULL)
+        return "must not hold user:password (use headers)";
+    if (!want_path && s[i] != '\0' && strcmp(s + i, "/") != 0)
+        return "an origin has no path, query or fragment";
+    if (want_path && (strchr(s, '?') != NULL || strchr(s, '#') != NULL))
+        return "must not have a query or fragment";
+    return NULL;
+}
+
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static bool valid_header_name(struct lx_str s)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+    if (s.len == 0)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c != '\0' && strchr(tchar, c) != NULL)))
+            return false;
+    }
+    return true;
+}
+
+static const char *const top_keys[] = {
+    "listen", "workers", "master_key", "auth", "log_level", "server", "upstream",
+    "cors",   "providers", "models", "routes", NULL};
+static const char *const server_keys[] = {
+    "max_body", "header_timeout_ms", "body_timeout_ms", "keepalive_timeout_ms",
+    "send_timeout_ms", "drain_timeout_ms", "answer_half_closed", NULL};
+static const char *const upstream_keys[] = {"connect_timeout_ms", "first_byte_timeout_ms",
+                                            "idle_timeout_ms", "total_timeout_ms", "ca_file",
+                                            NULL};
+static const char *const timeout_keys[] = {"connect_timeout_ms", "first_byte_timeout_ms",
+                                           "idle_timeout_ms", "total_timeout_ms", NULL};
+static const char *const provider_keys[] = {"name",    "type",     "base_url", "keys",
+                                            "headers", "timeouts", "enabled",  NULL};
+static const char *const model_keys[] = {"name", "targets", NULL};
+static const char *const route_keys[] = {"match", "provider", NULL};
+static const char *const cors_keys[] = {"origins", NULL};
+static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
+
+static struct fy_node *section(struct ld *ld, struct fy_node *root, const char *name,
+                               const char *const *keys)
+{
+    struct field f;
+
+    field_get(root, name, nowhere, &f);
+    if (!expect_kind(ld, &f, FYNT_MAPPING, ""))
+        return NULL;
+    if (f.val != NULL)
+        check_keys(ld, f.val, keys, name);
+    return f.val;
+}
+
+static void load_timeouts(struct ld *ld, struct fy_node *map, const char *where,
+                          struct lx_config_timeouts *t)
+{
+    get_ms(ld, map, "connect_timeout_ms", where, &t->connect_ms);
+    get_ms(ld, map, "first_byte_timeout_ms", where, &t->first_byte_ms);
+    get_ms(ld, map, "idle_timeout_ms", where, &t->idle_ms);
+    get_ms(ld, map, "total_timeout_ms", where, &t->total_ms);
+}
+
+static void load_top(struct ld *ld, struct fy_node *root)
+{
+    struct lx_config *cfg = ld->cfg;
+    struct fy_node *m;
+    const char *s;
+    struct loc at;
+    uint64_t v;
+
+    s = NULL;
+    if (get_str(ld, root, "listen", "", 0, nowhere, &s, &at) == V_OK) {
+        const char *why = parse_listen(ld, s, &cfg->listen_host, &cfg->listen_port);
+        if (why != NULL)
+            ERR(ld, at, "listen: %s, got \"%s\"", why, ld->raw);
+    }
+    if (get_str(ld, root, "workers", "", 0, nowhere, &s, &at) == V_OK) {
+        if (strcmp(s, "auto") == 0)
+            cfg->workers = 0;
+        else if (parse_number(s, false, &v) && v <= 256)
+            cfg->workers = (unsigned)v;
+        else
+            ERR(ld, at, "workers: expected \"auto\" or a number from 0 (auto) to 256, got \"%s\"",
+                ld->raw);
+    }
+    if (get_str(ld, root, "log_level", "", 0, nowhere, &s, &at) == V_OK) {
+        enum lx_log_level lvl;
+        if (lx_log_parse_level(s, &lvl) == 0) {
+            cfg->log_level = lvl;
+        } else {
+            const char *hint = closest(s, strlen(s), log_levels, 5);
+            ERR(ld, at, "log_level: unknown level \"%s\"%s%s%s; use debug, info, warn, error or "
+                        "off",
+                ld->raw, hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
+        }
+    }
+    if ((m = section(ld, root, "server", server_keys)) != NULL) {
+        if (get_uint(ld, m, "max_body", "server", 0, (uint64_t)1 << 40, true, &v) == V_OK)
+            cfg->server.max_body = v;
+        get_ms(ld, m, "header_timeout_ms", "server", &cfg->server.header_timeout_ms);
+        get_ms(ld, m, "body_timeout_ms", "server", &cfg->server.body_timeout_ms);
+        get_ms(ld, m, "keepalive_timeout_ms", "server", &cfg->server.keepalive_timeout_ms);
+        get_ms(ld, m, "send_timeout_ms", "server", &cfg->server.send_timeout_ms);
+        get_ms(ld, m, "drain_timeout_ms", "server", &cfg->server.drain_timeout_ms);
+        get_bool(ld, m, "answer_half_closed", "server", &cfg->server.answer_half_closed);
+    }
+    if ((m = section(ld, root, "upstream", upstream_keys)) != NULL) {
+        load_timeouts(ld, m, "upstream", &cfg->upstream.timeouts);
+        if (get_str(ld, m, "ca_file", "upstream", 0, nowhere, &s, &at) == V_OK) {
+            if (access(s, R_OK) != 0)
+                ERR(ld, at, "upstream.ca_file: cannot read \"%s\": %s", ld->raw, strerror(errno));
+            else
+                cfg->upstream.ca_file = s;
+        }
+    }
+}
+
+static void load_cors(struct ld *ld, struct fy_node *root)
+{
+    struct fy_node *m = section(ld, root, "cors", cors_keys);
+    struct fy_node *item;
+    struct field f;
+    void *it = NULL;
+    size_t n = 0;
+
+    if (m == NULL || !field_get(m, "origins", nowhere, &f) || f.val == NULL)
+        return;
+    if (fy_node_get_type(f.val) == FYNT_SCALAR) { /* origins: "*" */
+        struct lx_str v, missing;
+        if (scalar_value(ld, f.val, f.at, "cors.origins", 0, &v, &missing) != V_OK)
+            return;
+        if (strcmp(v.ptr, "*") != 0) {
+            ERR(ld, f.at, "cors.origins: expected a list of origins, or \"*\"");
+            return;
+        }
+        ld->cfg->cors.origins = lalloc(ld, 1, sizeof(char *));
+        if (ld->cfg->cors.origins != NULL) {
+            ld->cfg->cors.origins[0] = v.ptr;
+            ld->cfg->cors.n_origins = 1;
+        }
+        return;
+    }
+    if (!expect_kind(ld, &f, FYNT_SEQUENCE, "cors"))
+        return;
+    ld->cfg->cors.origins = lalloc(ld, (size_t)fy_node_sequence_item_count(f.val), sizeof(char *));
+    if (ld->cfg->cors.origins == NULL)
+        return;
+    while ((item = fy_node_sequence_iterate(f.val, &it)) != NULL) {
+        struct loc at = node_loc(item, f.at);
+        struct lx_str v, missing;
+        const char *why;
+        char what[64];
+
+        snprintf(what, sizeof(what), "cors.origins[%zu]", n);
+        if (scalar_value(ld, item, at, what, F_REQUIRED, &v, &missing) != V_OK)
+            continue;
+        if (strcmp(v.ptr, "*") != 0 && (why = check_url(v.ptr, false)) != NULL) {
+            ERR(ld, at, "%s: \"%s\" is not an origin: %s", what, ld->raw, why);
+            continue;
+        }
+        if (v.len > 1 && v.ptr[v.len - 1] == '/')
+            ((char *)v.ptr)[v.len - 1] = '\0'; /* our own arena copy */
+        ld->cfg->cors.origins[ld->cfg->cors.n_origins++] = v.ptr;
+        n++;
+    }
+}
+
+static void load_keys(struct ld *ld, struct fy_node *pm, struct lx_config_provider *p)
+{
+    struct field f;
+    struct fy_node *item;
+    void *it = NULL;
+    size_t i = 0, count, unset = 0;
+
+    if (!field_get(pm, "keys", (struct loc){p->line, 1}, &f) || f.val == NULL)
+        return;
+    count = fy_node_get_type(f.val) == FYNT_SEQUENCE
+                ? (size_t)fy_node_sequence_item_count(f.val) : 1;
+    p->keys = lalloc(ld, count, sizeof(char *));
+    if (p->keys == NULL)
+        return;
+    for (;;) {
+        struct lx_str v, missing = LX_STR_NULL;
+        struct loc at;
+        char what[160];
+        int rc;
+
+        if (fy_node_get_type(f.val) == FYNT_SEQUENCE) {
+            if ((item = fy_node_sequence_iterate(f.val, &it)) == NULL)
+                break;
+        } else if (i == 0) {
+            item = f.val; /* keys: "${ONE_KEY}" */
+        } else {
+            break;
+        }
+        i++;
+        at = node_loc(item, f.at);
+        snprintf(what, sizeof(what), "key %zu of provider %s", i, p->name ? p->name : "?");
+        rc = scalar_value(ld, is_null(item) ? NULL : item, at, what,
+                          F_SECRET | F_OPTIONAL_ENV | F_REQUIRED, &v, &missing);
+        if (rc == V_OK) {
+            p->keys[p->n_keys++] = v.ptr;
+        } else if (rc == V_UNSET) {
+            unset++;
+            if (missing.len > 0)
+                WARN(ld, at, "%s: environment variable %.*s is not set; key skipped", what,
+                     LX_STR_FMT(missing));
+            else
+                WARN(ld, at, "%s is empty; key skipped", what);
+        }
+    }
+    if (p->n_keys == 0 && unset > 0 && p->enabled) {
+        p->enabled = false;
+        WARN(ld, f.key_at, "provider %s has no usable key: disabled", p->name ? p->name : "?");
+    }
+}
+
+static void load_headers(struct ld *ld, struct fy_node *pm, struct lx_config_provider *p)
+{
+    struct field f;
+    struct fy_node_pair *pair;
+    void *it = NULL;
+    char where[96];
+
+    snprintf(where, sizeof(where), "provider %s: headers", p->name ? p->name : "?");
+    if (!field_get(pm, "headers", (struct loc){p->line, 1}, &f) || f.val == NULL ||
+        !expect_kind(ld, &f, FYNT_MAPPING, where))
+        return;
+    p->headers = lalloc(ld, (size_t)fy_node_mapping_item_count(f.val), sizeof(*p->headers));
+    if (p->headers == NULL)
+        return;
+    while ((pair = fy_node_mapping_iterate(f.val, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pair), *val = fy_node_pair_value(pair);
+        struct loc at = node_loc(k, f.at);
+        struct lx_str name, value, missing;
+        size_t len;
+        const char *s;
+        char what[192], buf[80];
+        unsigned flags = F_REQUIRED | F_EMPTY_OK;
+        int rc;
+
+        if (k == NULL || fy_node_get_type(k) != FYNT_SCALAR) {
+            ERR(ld, at, "%s: a header name must be a scalar", where);
+            continue;
+        }
+        s = fy_node_get_scalar(k, &len);
+        name = lx_str_make(s, len);
+        if (!valid_header_name(name)) {
+            ERR(ld, at, "%s: \"%s\" is not a valid header name", where, shown(k, buf, sizeof(buf)));
+            continue;
+        }
+        if (lx__config_header_is_secret(name))
+            flags |= F_SECRET | F_OPTIONAL_ENV;
+        snprintf(what, sizeof(what), "%s.%.*s", where, LX_STR_FMT(name));
+        rc = scalar_value(ld, is_null(val) ? NULL : val, node_loc(val, at), what, flags, &value,
+                          &missing);
+        if (rc == V_UNSET) {
+            /* a credential like a key: without it the provider cannot work, but the file can */
+            WARN(ld, node_loc(val, at), "%s: environment variable %.*s is not set; provider %s "
+                                        "disabled",
+                 what, LX_STR_FMT(missing), p->name ? p->name : "?");
+            p->enabled = false;
+            continue;
+        }
+        if (rc != V_OK)
+            continue;
+        if (strpbrk(value.ptr, "\r\n") != NULL) {
+            ERR(ld, node_loc(val, at), "%s: a header value must not contain CR or LF", what);
+            continue;
+        }
+        name.ptr = ldup(ld, name.ptr, name.len);
+        if (name.ptr == NULL)
+            return;
+        p->headers[p->n_headers++] = (struct lx_header){name, value};
+    }
+}
+
+/* Where provider `name` was defined, for "first defined at line N". */
+static void load_providers(struct ld *ld, struct fy_node *root)
+{
+    struct lx_config *cfg = ld->cfg;
+    struct fy_node *item;
+    struct field f;
+    void *it = NULL;
+    size_t idx = 0, count = 0;
+
+
+    field_get(root, "providers", nowhere, &f);
+    if (f.val != NULL && expect_kind(ld, &f, FYNT_SEQUENCE, ""))
+        count = (size_t)fy_node_sequence_item_count(f.val);
+    /* room for the implicit providers resolve_provider() may add */
+    cfg->providers = lalloc(ld, count + lx__config_n_presets, sizeof(*cfg->providers));
+    if (cfg->providers == NULL || count == 0)
+        return;
+    while ((item = fy_node_sequence_iterate(f.val, &it)) != NULL) {
+        struct lx_config_provider *p = &cfg->providers[cfg->n_providers];
+        const struct lx__config_preset *pr = NULL;
+        struct loc at = node_loc(item, f.at), name_at, type_at, url_at;
+        char where[96];
+        const char *why;
+        bool ok = true;
+        struct fy_node *tm;
+        struct field tf;
+
+        idx++;
+        snprintf(where, sizeof(where), "providers[%zu]", idx - 1);
+        if (fy_node_get_type(item) != FYNT_MAPPING) {
+            ERR(ld, at, "%s: expected a mapping with name, type, base_url, keys; got %s", where,
+                kind_name(item));
+            continue;
+        }
+        *p = (struct lx_config_provider){.enabled = true, .line = at.line};
+        check_keys(ld, item, provider_keys, where);
+        if (get_str(ld, item, "name", where, F_REQUIRED, at, &p->name, &name_at) == V_OK) {
+            if (!valid_name(p->name)) {
+                ERR(ld, name_at, "%s.name: \"%s\" may only hold letters, digits, '-', '_' and '.' "
+                                 "(1 to 64 of them)",
+                    where, ld->raw);
+                ok = false;
+            } else {
+                for (size_t j = 0; j < cfg->n_providers; j++)
+                    if (strcmp(cfg->providers[j].name, p->name) == 0) {
+                        ERR(ld, name_at, "duplicate provider name \"%s\" (first defined at line %u)",
+                            p->name, cfg->providers[j].line);
+                        ok = false;
+                    }
+                snprintf(where, sizeof(where), "provider %s", p->name);
+            }
+        } else {
+            ok = false;
+        }
+        if (get_str(ld, item, "type", where, 0, at, &p->type, &type_at) == V_OK) {
+            pr = lx__config_preset_find(lx_str_cstr(p->type));
+            if (pr == NULL) {
+                const char *names[32], *hint;
+                for (size_t j = 0; j < lx__config_n_presets && j < 32; j++)
+                    names[j] = lx__config_presets[j].type;
+                hint = closest(p->type, strlen(p->type), names, lx__config_n_presets);
+                ERR(ld, type_at, "%s.type: unknown type \"%s\"%s%s%s", where, ld->raw,
+                    hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
+                ok = false;
+            }
+        } else if (p->name != NULL) {
+            pr = lx__config_preset_find(lx_str_cstr(p->name));
+            if (pr != NULL)
+                p->type = pr->type;
+            else if (valid_name(p->name)) {
+                ERR(ld, at, "%s: type is required (\"%s\" is not a known type to default to)",
+                    where, p->name);
+                ok = false;
+            }
+        }
+        if (pr != NULL)
+            p->proto = pr->proto;
+        if (get_str(ld, item, "base_url", where, 0, at, &p->base_url, &url_at) == V_OK) {
+            if ((why = check_url(p->base_url, true)) != NULL) {
+                char buf[80];
+                struct field uf;
+                field_get(item, "base_url", at, &uf);
+                ERR(ld, url_at, "%s.base_url: \"%s\" %s", where, shown(uf.val, buf, sizeof(buf)),
+                    why);
+                ok = false;
+            } else {
+                size_t n = strlen(p->base_url);
+                while (n > 0 && p->base_url[n - 1] == '/')
+                    ((char *)p->base_url)[--n] = '\0'; /* our own arena copy */
+            }
+        } else if (pr != NULL && pr->base_url != NULL) {
+            p->base_url = pr->base_url;
+        } else if (pr != NULL) {
+            ERR(ld, at, "%s: base_url is required for type %s", where, pr->type);
+            ok = false;
+        }
+        get_bool(ld, item, "enabled", where, &p->enabled);
+        load_keys(ld, item, p);
+        load_headers(ld, item, p);
+        p->timeouts = cfg->upstream.timeouts;
+        field_get(item, "timeouts", at, &tf);
+        if (expect_kind(ld, &tf, FYNT_MAPPING, where) && (tm = tf.val) != NULL) {
+            char tw[112];
+            snprintf(tw, sizeof(tw), "%s.timeouts", where);
+            check_keys(ld, tm, timeout_keys, tw);
+            load_timeouts(ld, tm, tw, &p->timeouts);
+        }
+        if (ok && !ld->oom)
+            cfg->n_providers++;
+    }
+}
+
+/* The provider a target or route names. A name that is not configured but is a preset
+ * ("groq") gets an implicit provider from the preset's usual variable (GROQ_API_KEY), disabled
+ * with a warning when that is unset, so the contract example loads with only some keys set.
+ * NULL (error reported) for an unknown name. *fresh: the provider was just made here. */
+static struct lx_config_provider *resolve_provider(struct ld *ld, struct lx_str name,
+                                                   struct loc at, const char *what, bool *fresh)
+{
+    struct lx_config *cfg = ld->cfg;
+    const struct lx_config_provider *found = lx_config_provider_find(cfg, name);
+    const struct lx__config_preset *pr;
+    struct lx_config_provider *p;
+    int rc;
+
+    *fresh = false;
+    if (found != NULL)
+        return &cfg->providers[found - cfg->providers];
+    pr = lx__config_preset_find(name);
+    if (pr == NULL || cfg->providers == NULL) {
+        const char *names[64], *hint;
+        size_t n = LX_MIN(cfg->n_providers, LX_ARRAY_SIZE(names));
+        for (size_t j = 0; j < n; j++)
+            names[j] = cfg->providers[j].name;
+        hint = closest(name.ptr, name.len, names, n);
+        if (strchr(ld->raw, '$') != NULL) /* expanded: show the file's text, not the value */
+            ERR(ld, at, "%s: unknown provider in \"%s\"", what, ld->raw);
+        else
+            ERR(ld, at, "%s: unknown provider \"%.*s\"%s%s%s", what, LX_STR_FMT(name),
+                hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
+        return NULL;
+    }
+    p = &cfg->providers[cfg->n_providers];
+    rc = lx__config_env_provider(cfg, pr, p);
+    if (rc == LX_ENOMEM) {
+        ld->oom = true;
+        return NULL;
+    }
+    if (rc != LX_OK) {
+        p->enabled = false;
+        if (p->base_url == NULL)
+            p->base_url = pr->base_url ? pr->base_url : "";
+        if (pr->env_key != NULL && strcmp(pr->type, "cloudflare") == 0)
+            WARN(ld, at, "%s: provider %s is not configured and CLOUDFLARE_API_TOKEN or "
+                         "CLOUDFLARE_ACCOUNT_ID is not set: disabled",
+                 what, pr->type);
+        else
+            WARN(ld, at, "%s: provider %s is not configured and %s is not set: disabled", what,
+                 pr->type, pr->env_key);
+    }
+    p->line = at.line;
+    cfg->n_providers++;
+    *fresh = true;
+    return p;
+}
+
+static void load_targets(struct ld *ld, struct field *f, struct lx_config_model *m,
+                         const char *where)
+{
+    struct lx_config *cfg = ld->cfg;
+    struct fy_node *item;
+    void *it = NULL;
+    size_t i = 0;
+
+    if (!expect_kind(ld, f, FYNT_SEQUENCE, where))
+        return;
+    if (f->val == NULL || fy_node_sequence_item_count(f->val) == 0) {
+        ERR(ld, f->at, "%s.targets: at least one \"provider/model\" is required", where);
+        return;
+    }
+    m->targets = lalloc(ld, (size_t)fy_node_sequence_item_count(f->val), sizeof(*m->targets));
+    if (m->targets == NULL)
+        return;
+    while ((item = fy_node_sequence_iterate(f->val, &it)) != NULL) {
+        struct loc at = node_loc(item, f->at);
+        struct lx_str v, missing;
+        const struct lx_config_provider *p;
+        char what[160];
+        const char *slash;
+        bool fresh;
+
+        snprintf(what, sizeof(what), "%s.targets[%zu]", where, i++);
+        if (scalar_value(ld, is_null(item) ? NULL : item, at, what, F_REQUIRED, &v, &missing) !=
+            V_OK)
+            continue;
+        slash = strchr(v.ptr, '/');
+        if (slash == NULL || slash == v.ptr || slash[1] == '\0') {
+            ERR(ld, at, "%s: expected \"provider/model\", got \"%s\"", what, ld->raw);
+            continue;
+        }
+        p = resolve_provider(ld, lx_str_make(v.ptr, (size_t)(slash - v.ptr)), at, what, &fresh);
+        if (p == NULL)
+            continue;
+        if (!p->enabled && !fresh)
+            WARN(ld, at, "%s: provider %s is disabled; this target will be skipped", what,
+                 p->name);
+        ((char *)v.ptr)[slash - v.ptr] = '\0'; /* split our arena copy in two */
+        m->targets[m->n_targets++] = (struct lx_config_target){
+            .provider = p->name, .model = slash + 1,
+            .provider_index = (size_t)(p - cfg->providers)};
+    }
+}
+
+static void load_models(struct ld *ld, struct fy_node *root)
+{
+    struct lx_config *cfg = ld->cfg;
+    struct fy_node *item;
+    struct field f;
+    void *it = NULL;
+    size_t idx = 0;
+    unsigned *lines;
+
+    if (!field_get(root, "models", nowhere, &f) || f.val == NULL ||
+        !expect_kind(ld, &f, FYNT_SEQUENCE, ""))
+        return;
+    cfg->models = lalloc(ld, (size_t)fy_node_sequence_item_count(f.val), sizeof(*cfg->models));
+    lines = lalloc(ld, (size_t)fy_node_sequence_item_count(f.val), sizeof(*lines));
+    if (cfg->models == NULL || lines == NULL)
+        return;
+    while ((item = fy_node_sequence_iterate(f.val, &it)) != NULL) {
+        struct lx_config_model *m = &cfg->models[cfg->n_models];
+        struct loc at = node_loc(item, f.at), name_at;
+        char where[96];
+        struct field tf;
+        bool ok = true;
+
+        snprintf(where, sizeof(where), "models[%zu]", idx++);
+        if (fy_node_get_type(item) != FYNT_MAPPING) {
+            ERR(ld, at, "%s: expected a mapping with name and targets, got %s", where,
+                kind_name(item));
+            continue;
+        }
+        *m = (struct lx_config_model){0};
+        check_keys(ld, item, model_keys, where);
+        if (get_str(ld, item, "name", where, F_REQUIRED, at, &m->name, &name_at) == V_OK) {
+            for (size_t j = 0; j < cfg->n_models; j++)
+                if (strcmp(cfg->models[j].name, m->name) == 0) {
+                    ERR(ld, name_at, "duplicate model name \"%s\" (first defined at line %u)",
+                        m->name, lines[j]);
+                    ok = false;
+                }
+            snprintf(where, sizeof(where), "model %s", m->name);
+        } else {
+            ok = false;
+        }
+        field_get(item, "targets", at, &tf);
+        if (!tf.present)
+            ERR(ld, at, "%s: targets is required", where);
+        else
+            load_targets(ld, &tf, m, where);
+        if (m->n_targets == 0)
+            ok = false;
+        lines[cfg->n_models] = name_at.line;
+        if (ok && !ld->oom)
+            cfg->n_models++;
+    }
+}
+
+static void load_routes(struct ld *ld, struct fy_node *root, bool *use_defaults)
+{
+    struct lx_config *cfg = ld->cfg;
+    struct fy_node *item;
+    struct field f;
+    void *it = NULL;
+    size_t idx = 0;
+
+    *use_defaults = !field_get(root, "routes", nowhere, &f);
+    if (f.val == NULL || !expect_kind(ld, &f, FYNT_SEQUENCE, ""))
+        return;
+    cfg->routes = lalloc(ld, (size_t)fy_node_sequence_item_count(f.val), sizeof(*cfg->routes));
+    if (cfg->routes == NULL)
+        return;
+    while ((item = fy_node_sequence_iterate(f.val, &it)) != NULL) {
+        struct lx_config_route *r = &cfg->routes[cfg->n_routes];
+        struct loc at = node_loc(item, f.at), pat;
+        char where[48];
+        bool ok = true;
+
+        snprintf(where, sizeof(where), "routes[%zu]", idx++);
+        if (fy_node_get_type(item) != FYNT_MAPPING) {
+            ERR(ld, at, "%s: expected a mapping {match: GLOB, provider: NAME}, got %s", where,
+                kind_name(item));
+            continue;
+        }
+        check_keys(ld, item, route_keys, where);
+        if (get_str(ld, item, "match", where, F_REQUIRED, at, &r->match, &pat) != V_OK)
+            ok = false;
+        if (get_str(ld, item, "provider", where, F_REQUIRED, at, &r->provider, &pat) == V_OK) {
+            char what[64];
+            bool fresh;
+            snprintf(what, sizeof(what), "%s.provider", where);
+            if (resolve_provider(ld, lx_str_cstr(r->provider), pat, what, &fresh) == NULL)
+                ok = false;
+        } else {
+            ok = false;
+        }
+        if (ok && !ld->oom)
+            cfg->n_routes++;
+    }
+}
+
+static void load_auth(struct ld *ld, struct fy_node *root)
+{
+    struct lx_config *cfg = ld->cfg;
+    struct field mf, lf;
+    struct lx_str v, missing = LX_STR_NULL;
+    const char *auth = NULL;
+    struct loc auth_at;
+    int rc, arc;
+
+    field_get(root, "master_key", nowhere, &mf);
+    rc = scalar_value(ld, mf.val, mf.at, "master_key", F_SECRET | F_OPTIONAL_ENV, &v, &missing);
+    if (rc == V_OK) {
+        cfg->master_key = v.ptr;
+        if (v.len < 16)
+            WARN(ld, mf.at, "master_key is short (%zu bytes); use 16 or more random bytes",
+                 v.len);
+    } else if (rc == V_UNSET) {
+        if (missing.len > 0)
+            WARN(ld, mf.at, "master_key: environment variable %.*s is not set: clients are not "
+                            "authenticated",
+                 LX_STR_FMT(missing));
+        else
+            WARN(ld, mf.at, "master_key is empty: clients are not authenticated");
+    }
+    arc = get_str(ld, root, "auth", "", 0, nowhere, &auth, &auth_at);
+    if (arc == V_OK && strcmp(auth, "none") == 0) {
+        if (cfg->master_key != NULL)
+            WARN(ld, auth_at, "auth: none: master_key is ignored");
+        cfg->master_key = NULL;
+    } else if (arc == V_OK && strcmp(auth, "master_key") == 0) {
+        if (cfg->master_key == NULL)
+            ERR(ld, auth_at, "auth: master_key, but master_key is not set");
+    } else if (arc == V_OK) {
+        ERR(ld, auth_at, "auth: expected master_key or none, got \"%s\"", ld->raw);
+    }
+    cfg->auth = cfg->master_key ? LX_CONFIG_AUTH_MASTER_KEY : LX_CONFIG_AUTH_NONE;
+    if (cfg->auth == LX_CONFIG_AUTH_NONE && arc != V_OK &&
+        !lx_config_is_loopback(cfg->listen_host)) {
+        field_get(root, "listen", nowhere, &lf);
+        ERR(ld, lf.at, "listen: %s is not a loopback address and there is no master_key: set "
+                       "master_key, or `auth: none` to serve without client authentication",
+            cfg->listen_host);
+    }
+}
+
+static void load_root(struct ld *ld, struct fy_node *root)
+{
+    bool use_default_routes = true;
+    size_t enabled = 0;
+
+    if (root != NULL && fy_node_get_type(root) != FYNT_MAPPING) {
+        ERR(ld, node_loc(root, first_line), "the file must be a mapping (listen:, "
+                                                    "providers: ...), not %s",
+            kind_name(root));
+        return;
+    }
+    if (root != NULL)
+        check_keys(ld, root, top_keys, "top level");
+    load_top(ld, root);
+    load_auth(ld, root);
+    load_cors(ld, root);
+    load_providers(ld, root);
+    load_models(ld, root);
+    load_routes(ld, root, &use_default_routes);
+    if (!ld->oom && lx__config_finish_routes(ld->cfg, use_default_routes) != LX_OK)
+        ld->oom = true;
+    for (size_t i = 0; i < ld->cfg->n_providers; i++)
+        enabled += ld->cfg->providers[i].enabled;
+    if (enabled == 0 && ld->errs->n_errors == 0)
+        WARN(ld, nowhere, "no enabled provider: every request will fail");
+}
+
+/* Messages of this load in file order (stable; placeless ones last): easier to read. */
+static void sort_msgs(struct lx_config_errs *errs, size_t from)
+{
+    for (size_t i = from + 1; i < errs->n; i++) {
+        struct lx_config_msg m = errs->msgs[i];
+        unsigned long long key = m.line ? ((unsigned long long)m.line << 32) | m.col : ~0ull;
+        size_t j = i;
+
+        while (j > from) {
+            const struct lx_config_msg *p = &errs->msgs[j - 1];
+            unsigned long long pk = p->line ? ((unsigned long long)p->line << 32) | p->col : ~0ull;
+            if (pk <= key)
+                break;
+            errs->msgs[j] = errs->msgs[j - 1];
+            j--;
+        }
+        errs->msgs[j] = m;
+    }
+}
+
+int lx_config_load_string(const char *name, const char *yaml, size_t len, struct lx_config **out,
+                          struct lx_config_errs *errs)
+{
+    struct fy_diag_cfg dc;
+    struct fy_diag *diag = NULL;
+    struct fy_document *fyd = NULL;
+    struct fy_diag_error *de;
+    void *it = NULL;
+    size_t errors_before = errs->n_errors, msgs_before = errs->n;
+    struct ld ld = {.file = name, .errs = errs};
+    int rc = LX_ENOMEM;
+
+    *out = NULL;
+    ld.cfg = lx__config_new(name);
+    if (ld.cfg == NULL)
+        goto out;
+    ld.a = ld.cfg->arena;
+    fy_diag_cfg_default(&dc);
+    dc.fp = NULL;
+    dc.colorize = false;
+    diag = fy_diag_create(&dc);
+    if (diag == NULL)
+        goto out;
+    fy_diag_set_collect_errors(diag, true);
+    {
+        struct fy_parse_cfg pc = {
+            .flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT | FYPCF_JSON_NONE, .diag = diag};
+        fyd = fy_document_build_from_string(&pc, yaml, len);
+    }
+    while ((de = fy_diag_errors_iterate(diag, &it)) != NULL) {
+        if (de->type < FYET_ERROR)
+            continue;
+        lx__config_msg(errs, LX_CONFIG_ERROR, name, de->line > 0 ? (unsigned)de->line : 1,
+                       de->column > 0 ? (unsigned)de->column : 1, "YAML: %s",
+                       de->msg ? de->msg : "syntax error");
+    }
+    if (errs->n_errors == errors_before) {
+        if (fyd == NULL && len > 0 && memchr(yaml, '\0', len) != NULL)
+            lx__config_msg(errs, LX_CONFIG_ERROR, name, 0, 0, "YAML: the file holds a NUL byte");
+        else
+            load_root(&ld, fyd ? fy_document_root(fyd) : NULL);
+    }
+    if (ld.oom) {
+        lx__config_msg(errs, LX_CONFIG_ERROR, name, 0, 0, "out of memory");
+        goto out;
+    }
+    rc = errs->n_errors == errors_before ? LX_OK : LX_EINVAL;
+    if (rc == LX_OK) {
+        *out = ld.cfg;
+        ld.cfg = NULL;
+    }
+out:
+    if (rc == LX_ENOMEM && !ld.oom)
+        lx__config_msg(errs, LX_CONFIG_ERROR, name, 0, 0, "out of memory");
+    sort_msgs(errs, msgs_before);
+    fy_document_destroy(fyd);
+    if (diag != NULL)
+        fy_diag_destroy(diag);
+    lx_config_unref(ld.cfg);
+    return rc;
+}
+
+int lx_config_load_file(const char *path, struct lx_config **out, struct lx_config_errs *errs)
+{
+    struct stat st;
+    char *text = NULL;
+    size_t got = 0;
+    int fd, rc;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = errno == ENOENT ? LX_ENOTFOUND : LX_ESYS;
+        lx__config_msg(errs, LX_CONFIG_ERROR, path, 0, 0, "cannot open: %s", strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > (off_t)LX_CONFIG_MAX_FILE) {
+        rc = S_ISREG(st.st_mode) ? LX_ETOOBIG : LX_EINVAL;
+        lx__config_msg(errs, LX_CONFIG_ERROR, path, 0, 0,
+                       S_ISREG(st.st_mode) ? "larger than %u bytes" : "not a regular file%.0u",
+                       LX_CONFIG_MAX_FILE);
+        goto out;
+    }
+    text = lx_malloc((size_t)st.st_size + 1);
+    if (text == NULL) {
+        rc = LX_ENOMEM;
+        lx__config_msg(errs, LX_CONFIG_ERROR, path, 0, 0, "out of memory");
+        goto out;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = LX_ESYS;
+            lx__config_msg(errs, LX_CONFIG_ERROR, path, 0, 0, "cannot read: %s",
+                           n < 0 ? strerror(errno) : "file shrank while read");
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    text[got] = '\0';
+    rc = lx_config_load_string(path, text, got, out, errs);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    return rc;
+}
