@@ -5,6 +5,8 @@
  *   UPSTREAM   transfer running, nothing sent to the client yet (a retry would still be safe)
  *   STREAMING  the client has our 200 and SSE events; each upstream event is passed on as it
  *              arrives (re-framed, so a cut upstream never leaves half an event at the client)
+ *   SENDING    a complete (buffered) answer is being written, a slice at a time as the
+ *              client drains, so a big body never trips the slow-reader cap
  *   FINISHING  the client is gone or the server drains: the upstream is canceled, waiting for
  *              its on_done
  *   DONE       lx_http_resp_end called; the relay (in the request arena) is gone with the req
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/common.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "gateway/errors.h"
@@ -23,7 +26,15 @@
 #include "sse/sse.h"
 #include "sse/writer.h"
 
-enum relay_state { RELAY_UPSTREAM = 0, RELAY_STREAMING, RELAY_FINISHING, RELAY_DONE };
+enum relay_state {
+    RELAY_UPSTREAM = 0,
+    RELAY_STREAMING,
+    RELAY_SENDING, /* a buffered answer going out slice by slice, paced by the client */
+    RELAY_FINISHING,
+    RELAY_DONE
+};
+
+#define SEND_SLICE (64u << 10)
 
 struct relay {
     struct lx_gw_req *g;
@@ -39,6 +50,7 @@ struct relay {
     struct lx_str content_type;
     struct lx_str retry_after; /* kept for the client on 429/503 */
     struct lx_buf body; /* non-streamed response (or an error body), bounded */
+    size_t send_off;    /* SENDING: bytes of body already handed to the server */
     struct lx_buf out;  /* SSE events to send, batched per upstream read */
     struct lx_sse_parser sse;
     struct lx_header up_headers[3];
@@ -171,10 +183,19 @@ static void finish_stream(struct relay *r, const struct lx_err *err)
         r->g->error_class = "shutdown";
         send_error_event(r, "The server is shutting down; the stream was ended early.",
                          "server_shutdown");
+    } else if (err != NULL && err->rc == LX_ETIMEDOUT) {
+        r->g->error_class = "upstream_timeout";
+        send_error_event(r, "The upstream stopped sending in the middle of the stream.",
+                         "upstream_timeout");
+    } else if (err != NULL && (err->rc == LX_ETRUNCATED || err->rc == LX_ECONNRESET ||
+                               err->rc == LX_ECLOSED || err->rc == LX_EPROTO)) {
+        r->g->error_class = "upstream_truncated";
+        send_error_event(r, "The upstream stream ended before it was complete.",
+                         "stream_truncated");
     } else if (err != NULL) {
-        r->g->error_class = err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_broken";
+        r->g->error_class = "upstream_broken";
         send_error_event(r, err->msg[0] ? err->msg : "The upstream stream failed.",
-                         err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_error");
+                         "upstream_error");
     } else if (r->upstream_error_seen && !r->done_seen) {
         r->g->error_class = "upstream_error_event"; /* the client has the provider's error */
     } else if (rc != LX_OK || !r->done_seen) {
@@ -182,6 +203,24 @@ static void finish_stream(struct relay *r, const struct lx_err *err)
         r->g->error_class = "upstream_truncated";
         send_error_event(r, "The upstream stream ended before it was complete.",
                          "stream_truncated");
+    }
+    relay_end(r, false);
+}
+
+/* Writes the buffered body while the client keeps up; on_client_drain calls it again. */
+static void pump_body(struct relay *r)
+{
+    while (r->send_off < r->body.len) {
+        size_t n = LX_MIN(SEND_SLICE, r->body.len - r->send_off);
+
+        if (lx_http_resp_write(r->g->req, lx_str_make(r->body.ptr + r->send_off, n)) != LX_OK) {
+            r->g->error_class = "client_closed";
+            relay_end(r, true);
+            return;
+        }
+        r->send_off += n;
+        if (r->send_off < r->body.len && lx_http_resp_full(r->g->req))
+            return; /* wait for the drain callback */
     }
     relay_end(r, false);
 }
@@ -211,9 +250,12 @@ static void finish_buffered(struct relay *r)
         r->g->error_class = r->g->error_class ? r->g->error_class : "upstream_status";
     mark_first_byte(r);
     if (lx_http_resp_start(r->g->req, status, h, r->retry_after.len ? 3 : 2,
-                           (int64_t)r->body.len) == LX_OK)
-        lx_http_resp_write(r->g->req, lx_buf_str(&r->body));
-    relay_end(r, false);
+                           (int64_t)r->body.len) != LX_OK) {
+        relay_end(r, true);
+        return;
+    }
+    r->state = RELAY_SENDING;
+    pump_body(r);
 }
 
 static void on_up_done(struct lx_upstream *up, const struct lx_err *err)
@@ -260,6 +302,11 @@ static void on_client_abort(struct lx_http_req *req, int reason)
 
     if (r == NULL || r->state >= RELAY_FINISHING)
         return;
+    if (r->state == RELAY_SENDING) { /* no transfer left: end here */
+        r->g->error_class = "client_closed";
+        relay_end(r, true);
+        return;
+    }
     r->abort_reason = reason;
     r->state = RELAY_FINISHING; /* on_up_data drops what still arrives */
     if (r->up != NULL)
@@ -271,6 +318,10 @@ static void on_client_drain(struct lx_http_req *req)
     struct lx_gw_req *g = lx_http_req_data(req);
     struct relay *r = g ? g->relay : NULL;
 
+    if (r && r->state == RELAY_SENDING) {
+        pump_body(r);
+        return;
+    }
     if (r && r->paused && r->up) {
         r->paused = false;
         lx_upstream_resume(r->up);

@@ -227,7 +227,7 @@ def upstream_key_sent_but_never_leaked():
     status, h, body = http(port, "POST", "/v1/chat/completions", chat("mock:echo"))
     eq(status, 200)
     echoed = json.loads(body)
-    hdrs = {k.lower(): v for k, v in echoed["headers"].items()}
+    hdrs = {k.lower(): v for k, v in echoed["headers"]}
     eq(hdrs.get("authorization"), "Bearer " + CANARY, "the upstream must get the key")
     # every error path once, then the key must not be in llmux's own output or responses
     for m in ("mock:reset", "mock:hang", "mock:status=401", "mock:truncate=10"):

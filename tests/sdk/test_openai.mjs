@@ -18,7 +18,8 @@ test('chat', async () => {
 test('chat_fixture', async () => {
   const r = await client.chat.completions.create({
     model: 'mock:fixture=openai/chat_basic_response.json', messages: msgs });
-  eq(r.id, 'chatcmpl-AbC123ref', 'id from the fixture');
+  eq(r.id, 'chatcmpl-C4Gm9xikLXbgE8He0BHWeoM03aa72', 'id from the fixture');
+  eq(r.usage.prompt_tokens, 8, 'usage from the fixture');
 });
 
 test('stream_for_await', async () => {
