@@ -120,4 +120,4 @@ bench: deps-test all
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(MOCK_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(MOCK_OBJS:.o=.d) $(BENCH_BINS:=.d) $(TESTBINS:=.d)

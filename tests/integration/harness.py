@@ -78,6 +78,8 @@ class Proc:
 
     def stop(self, timeout=10.0):
         """SIGTERM, wait; returns the exit code (SIGKILL after timeout)."""
+        if self.log.closed:
+            return self.p.returncode
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
             try:
@@ -89,7 +91,8 @@ class Proc:
         return self.p.returncode
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
@@ -170,8 +173,32 @@ def run():
             traceback.print_exc()
             print("FAIL %s: %s" % (name, str(e).splitlines()[0][:300] if str(e) else
                                    type(e).__name__), flush=True)
+    failed += _check_procs(mod)
     _cleanup()
     sys.exit(1 if failed else 0)
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "ThreadSanitizer")
+
+
+def _check_procs(mod):
+    """Stops every process still running with SIGTERM (so leak checks run at exit) and fails
+    the file if any process's output has a sanitizer report or it exited on a signal."""
+    bad = 0
+    for pr in _procs:
+        rc = pr.stop() if pr.p.poll() is None else pr.p.returncode
+        out = pr.output()
+        marks = [m for m in SANITIZER_MARKS if m in out]
+        if marks:
+            bad += 1
+            print("FAIL %s/sanitizer-%s: %s in %s" % (mod, pr.name, marks[0], pr.log_path),
+                  flush=True)
+        elif rc is not None and rc < 0 and rc != -signal.SIGKILL:
+            bad += 1
+            print("FAIL %s/exit-%s: died on signal %d (%s)" % (mod, pr.name, -rc, pr.log_path),
+                  flush=True)
+    return bad
 
 
 # ---- HTTP helpers (http.client: real sockets, no third-party code) ----
