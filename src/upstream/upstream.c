@@ -15,7 +15,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -37,6 +40,14 @@
 struct lx_upstream_ctx;
 struct conn;
 
+/* An IPv4 or IPv6 address: 28 bytes where sockaddr_storage takes 128, which matters because
+ * every request in flight carries MAX_ADDRS of them (memory per open stream). */
+union sockaddr_ip {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
+
 struct origin {
     struct origin *next;
     char *key;         /* "https://host:port" plus "|proxy" when tunnelled */
@@ -51,7 +62,7 @@ struct dns_entry {
     uint16_t port;
     uint64_t expires;
     size_t n;
-    struct sockaddr_storage addrs[MAX_ADDRS];
+    union sockaddr_ip addrs[MAX_ADDRS];
 };
 
 struct dns_job { /* outlives a canceled request: the callback always comes */
@@ -116,7 +127,7 @@ struct lx_upstream {
     uv_timer_t timer;      /* connect, then first byte, then idle */
     uv_timer_t total;
     unsigned connect_ms, first_byte_ms, idle_ms, total_ms;
-    struct sockaddr_storage addrs[MAX_ADDRS];
+    union sockaddr_ip addrs[MAX_ADDRS];
     size_t n_addrs, addr_i;
     struct lx_err err;
     int handles;
@@ -131,6 +142,8 @@ struct lx_upstream_ctx {
     struct lx__upstream_proxy https_px, http_px;
     char *https_px_url, *http_px_url; /* owned: the proxies' slices point into these */
     SSL_CTX *ssl_ctx;
+    bool trust_loaded; /* ssl_ctx has its trust store (ensure_trust) */
+    char *ca_file;     /* owned copy of cfg.ca_file */
     struct origin *origins;
     struct dns_entry *dns;
     struct lx_upstream *active;
@@ -174,6 +187,7 @@ static void ctx_unref(struct lx_upstream_ctx *ctx)
     }
     SSL_CTX_free(ctx->ssl_ctx);
     free(ctx->no_proxy);
+    free(ctx->ca_file);
     free(ctx->https_px_url);
     free(ctx->http_px_url);
     free(ctx);
@@ -239,6 +253,81 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess)
     return 1; /* we keep the reference */
 }
 
+/* The trust store, loaded once per process on the first TLS connection and shared by every
+ * loop's SSL_CTX (X509_STORE is reference-counted and safe to share once built). Parsing the
+ * system bundle costs 30-60 ms; done at start by every worker it was most of llmux's
+ * start-up time, for a store that an http:// upstream never needs. */
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+static X509_STORE *shared_store; /* the last store built; replaced when its source changes */
+static char shared_key[1024];    /* where the store came from: kind, dir, file, inode, size, mtime */
+
+static void store_key(const char *ca_file, char *key, size_t n)
+{
+    struct stat st;
+
+    const char *env_dir = getenv(X509_get_default_cert_dir_env());
+    const char *file = ca_file;
+
+    if (file == NULL) { /* the system store follows SSL_CERT_FILE / SSL_CERT_DIR */
+        file = getenv(X509_get_default_cert_file_env());
+        if (file == NULL)
+            file = X509_get_default_cert_file();
+    }
+    if (stat(file, &st) != 0)
+        memset(&st, 0, sizeof(st));
+    snprintf(key, n, "%s|%s|%s|%llu|%lld|%lld.%09ld", ca_file ? "file" : "system",
+             ca_file ? "" : (env_dir ? env_dir : "-"), file, (unsigned long long)st.st_ino,
+             (long long)st.st_size, (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+}
+
+/* A reference to the trust store for ca_file (NULL = the system store), or NULL. */
+static X509_STORE *trust_store_get(const char *ca_file)
+{
+    X509_STORE *st = NULL;
+    char key[sizeof(shared_key)];
+
+    store_key(ca_file, key, sizeof(key));
+    pthread_mutex_lock(&store_lock);
+    if (shared_store != NULL && strcmp(key, shared_key) == 0) {
+        st = shared_store;
+        X509_STORE_up_ref(st);
+        goto out;
+    }
+    st = X509_STORE_new();
+    if (st == NULL)
+        goto out;
+    if ((ca_file != NULL && X509_STORE_load_file(st, ca_file) != 1) ||
+        (ca_file == NULL && X509_STORE_set_default_paths(st) != 1)) {
+        X509_STORE_free(st);
+        st = NULL;
+        goto out;
+    }
+    X509_STORE_free(shared_store); /* SSL_CTXs using the old one keep their references */
+    shared_store = st;
+    X509_STORE_up_ref(st);
+    memcpy(shared_key, key, sizeof(key));
+out:
+    pthread_mutex_unlock(&store_lock);
+    return st;
+}
+
+/* Gives ctx its trust store on first use. LX_OK or LX_ETLS. */
+static int ensure_trust(struct lx_upstream_ctx *ctx)
+{
+    X509_STORE *st;
+
+    if (ctx->trust_loaded || ctx->cfg.insecure_skip_verify)
+        return LX_OK;
+    st = trust_store_get(ctx->cfg.ca_file);
+    if (st == NULL) {
+        ERR_clear_error();
+        return LX_ETLS;
+    }
+    SSL_CTX_set_cert_store(ctx->ssl_ctx, st); /* takes our reference */
+    ctx->trust_loaded = true;
+    return LX_OK;
+}
+
 static int setup_tls(struct lx_upstream_ctx *ctx, struct lx_err *err)
 {
     ctx->ssl_ctx = SSL_CTX_new(TLS_client_method());
@@ -254,12 +343,10 @@ static int setup_tls(struct lx_upstream_ctx *ctx, struct lx_err *err)
         SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_NONE, NULL);
     } else {
         SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER, NULL);
-        if (ctx->cfg.ca_file != NULL) {
-            if (SSL_CTX_load_verify_locations(ctx->ssl_ctx, ctx->cfg.ca_file, NULL) != 1)
-                goto fail;
-        } else if (SSL_CTX_set_default_verify_paths(ctx->ssl_ctx) != 1) {
+        /* the store itself is loaded on the first TLS connection (ensure_trust); a CA file
+         * that cannot be read is still refused here, at start */
+        if (ctx->cfg.ca_file != NULL && access(ctx->cfg.ca_file, R_OK) != 0)
             goto fail;
-        }
     }
     if (SSL_CTX_set_alpn_protos(ctx->ssl_ctx, (const unsigned char *)"\x08http/1.1", 9) != 0)
         goto fail;
@@ -300,6 +387,8 @@ struct lx_upstream_ctx *lx_upstream_ctx_new(uv_loop_t *loop, const struct lx_ups
         c = &def;
     ctx->loop = loop;
     ctx->cfg = *c;
+    if (c->ca_file != NULL) /* read again on the first TLS connection: keep our own copy */
+        ctx->cfg.ca_file = ctx->ca_file = lx_xstrndup(c->ca_file, strlen(c->ca_file));
     /* 0 means "the default" for every number */
     ctx->cfg.connect_timeout_ms =
         c->connect_timeout_ms ? c->connect_timeout_ms : def.connect_timeout_ms;
@@ -315,8 +404,9 @@ struct lx_upstream_ctx *lx_upstream_ctx_new(uv_loop_t *loop, const struct lx_ups
         c->max_response_head ? c->max_response_head : def.max_response_head;
     if (setup_tls(ctx, err) != LX_OK)
         goto fail;
-    /* the caller's strings are not kept: copies below, ca_file only needed by setup_tls */
-    ctx->cfg.ca_file = ctx->cfg.https_proxy = ctx->cfg.http_proxy = ctx->cfg.no_proxy = NULL;
+    /* the caller's strings are not kept: copies below; ca_file is our own copy (above) */
+    ctx->cfg.ca_file = ctx->ca_file;
+    ctx->cfg.https_proxy = ctx->cfg.http_proxy = ctx->cfg.no_proxy = NULL;
     v = c->https_proxy ? c->https_proxy : env2("https_proxy", "HTTPS_PROXY");
     if (setup_proxy(v, &ctx->https_px, &ctx->https_px_url, &ctx->have_https_proxy, err) != LX_OK)
         goto fail;
@@ -539,6 +629,8 @@ static int tls_start(struct conn *c, struct lx_upstream *up)
         return LX_EINVAL;
     memcpy(host, up->u.host.ptr, up->u.host.len);
     host[up->u.host.len] = '\0';
+    if (ensure_trust(ctx) != LX_OK)
+        return LX_ETLS;
     c->ssl = SSL_new(ctx->ssl_ctx);
     c->rbio = BIO_new(BIO_s_mem());
     c->wbio = BIO_new(BIO_s_mem());
@@ -1179,7 +1271,7 @@ static void up_connect_next(struct lx_upstream *up)
         ctx->refs++;
         c->up = up;
         up->conn = c;
-        rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&up->addrs[up->addr_i++],
+        rc = uv_tcp_connect(&c->creq, &c->tcp, &up->addrs[up->addr_i++].sa,
                             on_connect);
         if (rc == 0) {
             up->state = UP_CONNECT;
@@ -1225,7 +1317,8 @@ static void on_dns(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         up->dns = NULL;
         up->n_addrs = 0;
         for (struct addrinfo *ai = res; ai != NULL && up->n_addrs < MAX_ADDRS; ai = ai->ai_next) {
-            if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+                ai->ai_addrlen > sizeof(up->addrs[0]))
                 continue;
             memcpy(&up->addrs[up->n_addrs++], ai->ai_addr, ai->ai_addrlen);
         }
@@ -1265,7 +1358,8 @@ void lx__upstream_dns_seed(struct lx_upstream_ctx *ctx, const char *host, uint16
     d->port = port;
     d->expires = now_ms(ctx) + ttl_ms;
     d->n = LX_MIN(n, (size_t)MAX_ADDRS);
-    memcpy(d->addrs, addrs, sizeof(d->addrs[0]) * d->n);
+    for (size_t i = 0; i < d->n; i++)
+        memcpy(&d->addrs[i], &addrs[i], sizeof(d->addrs[i])); /* IPv4/IPv6 fit */
     d->next = ctx->dns;
     ctx->dns = d;
 }
@@ -1286,8 +1380,8 @@ static int up_resolve(struct lx_upstream *up)
     memcpy(name, host.ptr, host.len);
     name[host.len] = '\0';
     up->addr_i = up->n_addrs = 0;
-    if (uv_ip4_addr(name, port, (struct sockaddr_in *)&up->addrs[0]) == 0 ||
-        uv_ip6_addr(name, port, (struct sockaddr_in6 *)&up->addrs[0]) == 0) {
+    if (uv_ip4_addr(name, port, &up->addrs[0].in) == 0 ||
+        uv_ip6_addr(name, port, &up->addrs[0].in6) == 0) {
         up->n_addrs = 1;
         up_connect_next(up);
         return LX_OK;
