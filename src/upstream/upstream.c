@@ -127,6 +127,8 @@ struct lx_upstream {
     uv_timer_t timer;      /* connect, then first byte, then idle */
     uv_timer_t total;
     unsigned connect_ms, first_byte_ms, idle_ms, total_ms;
+    uint64_t last_read_ms; /* loop time of the last body read (lazy idle timer) */
+    bool idle_armed;       /* the phase timer is the idle timer */
     union sockaddr_ip addrs[MAX_ADDRS];
     size_t n_addrs, addr_i;
     struct lx_err err;
@@ -661,6 +663,9 @@ static int tls_start(struct conn *c, struct lx_upstream *up)
 
 /* Advances the handshake, then reads decrypted bytes into the request until OpenSSL wants more
  * input, the request pauses, or it ends. May close c. */
+static void on_phase_timer(uv_timer_t *t);
+static void phase_timer_stop(struct lx_upstream *up);
+
 static void conn_drive_tls(struct conn *c)
 {
     struct lx_upstream_ctx *ctx = c->ctx;
@@ -692,7 +697,7 @@ static void conn_drive_tls(struct conn *c)
         }
         c->tls_done = true;
         if (c->up != NULL && c->up->state == UP_TLS) {
-            uv_timer_stop(&c->up->timer);
+            phase_timer_stop(c->up);
             up_send(c->up);
         }
     }
@@ -779,7 +784,7 @@ static void up_finish(struct lx_upstream *up, bool reusable)
     if (up->state == UP_DONE)
         return;
     up->state = UP_DONE;
-    uv_timer_stop(&up->timer);
+    phase_timer_stop(up);
     uv_timer_stop(&up->total);
     if (up->dns != NULL) {
         up->dns->up = NULL;
@@ -834,9 +839,43 @@ static const char *state_what(enum up_state s)
     }
 }
 
+static void phase_timer_start(struct lx_upstream *up, uint64_t ms)
+{
+    up->idle_armed = false;
+    uv_timer_start(&up->timer, on_phase_timer, ms, 0);
+}
+
+static void phase_timer_stop(struct lx_upstream *up)
+{
+    up->idle_armed = false;
+    uv_timer_stop(&up->timer);
+}
+
+/* Body bytes arrived. The idle timer is lazy (nginx's trick): a read only notes the time, and
+ * the timer, when it fires, re-arms itself for what is left. Restarting a uv timer on every
+ * read cost a heap removal and insertion per SSE event, the largest user-space item in the
+ * streaming profile. */
+static void idle_touch(struct lx_upstream *up)
+{
+    up->last_read_ms = uv_now(up->ctx->loop);
+    if (!up->idle_armed) {
+        uv_timer_start(&up->timer, on_phase_timer, up->idle_ms, 0);
+        up->idle_armed = true;
+    }
+}
+
 static void on_phase_timer(uv_timer_t *t)
 {
     struct lx_upstream *up = t->data;
+
+    if (up->idle_armed) {
+        uint64_t idle = uv_now(up->ctx->loop) - up->last_read_ms;
+
+        if (idle < up->idle_ms) {
+            uv_timer_start(&up->timer, on_phase_timer, up->idle_ms - idle, 0);
+            return;
+        }
+    }
 
     up_fail(up, LX_ETIMEDOUT, 504, "upstream %.*s: %s timeout", LX_STR_FMT(up->u.host),
             state_what(up->state));
@@ -864,7 +903,7 @@ static bool up_retry_stale(struct lx_upstream *up)
     lx__upstream_resp_init(&up->resp, up->ctx->cfg.max_response_head, up->resp.head_request,
                            up->resp.on_head, up->resp.on_data, up);
     up->state = UP_CONNECT;
-    uv_timer_start(&up->timer, on_phase_timer, up->connect_ms, 0);
+    phase_timer_start(up, up->connect_ms);
     if (up_resolve(up) != LX_OK)
         up_fail(up, LX_EDNS, 502, "cannot resolve %.*s", LX_STR_FMT(up->u.host));
     return true;
@@ -914,7 +953,7 @@ static bool up_feed(struct lx_upstream *up, const char *p, size_t n, bool from_p
             return false;
         }
         up->paused = true;
-        uv_timer_stop(&up->timer); /* our reader is slow, not the server */
+        phase_timer_stop(up); /* our reader is slow, not the server */
         conn_read_stop(c);
         return false;
     }
@@ -938,7 +977,7 @@ static bool up_feed(struct lx_upstream *up, const char *p, size_t n, bool from_p
         return false;
     }
     if (!up->paused)
-        uv_timer_start(&up->timer, on_phase_timer, up->idle_ms, 0);
+        idle_touch(up);
     return true;
 }
 
@@ -956,7 +995,8 @@ static void up_resume_now(struct lx_upstream *up)
         if (up->conn != c || up->paused || up->state != UP_BODY)
             return;
     }
-    uv_timer_start(&up->timer, on_phase_timer, up->idle_ms, 0);
+    phase_timer_stop(up);
+    idle_touch(up);
     conn_read_start(c);
 }
 
@@ -1060,7 +1100,7 @@ static void req_written(struct conn *c, int status)
     up->written = true;
     if (up->state == UP_SEND) {
         up->state = UP_WAIT;
-        uv_timer_start(&up->timer, on_phase_timer, up->first_byte_ms, 0);
+        phase_timer_start(up, up->first_byte_ms);
     }
 }
 
@@ -1103,7 +1143,7 @@ static void up_send(struct lx_upstream *up)
 
     up->state = UP_SEND;
     c->up = up;
-    uv_timer_start(&up->timer, on_phase_timer, up->first_byte_ms, 0);
+    phase_timer_start(up, up->first_byte_ms);
     if (c->tls) {
         if (SSL_write(c->ssl, up->head.ptr, (int)up->head.len) <= 0 ||
             (up->body.len > 0 && SSL_write(c->ssl, up->body.ptr, (int)up->body.len) <= 0)) {
@@ -1136,7 +1176,7 @@ static void up_after_tunnel(struct lx_upstream *up)
     int rc;
 
     if (!up->u.tls) {
-        uv_timer_stop(&up->timer);
+        phase_timer_stop(up);
         up_send(up);
         return;
     }
@@ -1250,7 +1290,7 @@ static void on_connect(uv_connect_t *req, int status)
         up_after_tunnel(up);
         return;
     }
-    uv_timer_stop(&up->timer);
+    phase_timer_stop(up);
     up_send(up);
 }
 
@@ -1575,7 +1615,7 @@ int lx_upstream_start(struct lx_upstream_ctx *ctx, const struct lx_upstream_req 
         up->reused = true;
         up_send(up);
     } else {
-        uv_timer_start(&up->timer, on_phase_timer, up->connect_ms, 0);
+        phase_timer_start(up, up->connect_ms);
         up->state = UP_CONNECT;
         rc = up_resolve(up);
         if (rc != LX_OK)
