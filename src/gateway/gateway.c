@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
@@ -56,6 +57,10 @@ struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_e
         memcpy(gw->auth_header, "Bearer ", 7);
         memcpy(gw->auth_header + 7, c->upstream_key, n + 1);
         gw->auth_header_len = n + 7;
+    }
+    if (c->upstream.ca_file != NULL && access(c->upstream.ca_file, R_OK) != 0) {
+        lx_err_set(err, LX_EINVAL, 0, "cannot read the CA file %s", c->upstream.ca_file);
+        goto fail;
     }
     gw->conf.upstream_base = gw->upstream_base;
     gw->conf.upstream_key = gw->upstream_key;
