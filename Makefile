@@ -81,17 +81,17 @@ $(BUILD)/libllmux.a: $(LIB_OBJS) $(LLHTTP_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/llmux: $(BUILD)/src/main.o $(BUILD)/libllmux.a
-	$(CC) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_ALL)
 
 $(BUILD)/mockllm: $(MOCK_OBJS) $(BUILD)/libllmux.a
-	$(CC) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_ALL)
 
 $(BUILD)/test_unit: $(UNIT_OBJS) $(BUILD)/libllmux.a
-	$(CC) -o $@ $^ $(LDLIBS_ALL) $(if $(filter json,$(MODULES)),-ljansson)
+	$(CC) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_ALL) $(if $(filter json,$(MODULES)),-ljansson)
 
 $(BUILD)/bench/%: bench/src/%.c $(BUILD)/libllmux.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_ALL)
 
 # libFuzzer targets: clang, ASan+UBSan, one binary per tests/fuzz/fuzz_*.c, linked against a
 # library built with coverage instrumentation. `make fuzz` builds them all into build-fuzz/;
@@ -103,13 +103,13 @@ fuzz:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="$(FUZZ_OPT)" fuzz-bins
 fuzz-bins: $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRCS))
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libllmux.a
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -ljansson -lm -lpthread \
+	$(CC) $(CFLAGS_ALL) -o $@ $(filter %.c %.o %.a,$^) $(PKG_LIBS) -ljansson -lm -lpthread \
 	    -fsanitize=fuzzer,address,undefined
 
 # Test-only programs (servers and clients the integration tests drive): tests/bin/<name>.c.
 $(BUILD)/tests/bin/%: tests/bin/%.c $(BUILD)/libllmux.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_ALL)
 
 fuzz-smoke: fuzz
 	@scripts/fuzz-smoke.sh $(or $(SECONDS_PER_TARGET),30)
