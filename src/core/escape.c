@@ -1,32 +1,11 @@
-/* escape.c - JSON string escaping (escape.h). Runs of safe bytes are copied in one append. */
+/* escape.c - JSON string escaping (escape.h), for the logger, error bodies and json/writer.c.
+ * Plain runs are found 8 bytes at a time and copied in one append. Pure; any thread. */
 #include "core/escape.h"
 
+#include <string.h>
+
 #include "core/err.h"
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not valid (RFC 3629). */
-static size_t utf8_seq_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return (n >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-
-        return (n >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80) ? 3 : 0;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-
-        return (n >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 &&
-                (p[3] & 0xC0) == 0x80)
-                   ? 4
-                   : 0;
-    }
-    return 0;
-}
+#include "core/utf8.h"
 
 int lx_json_escape(struct lx_buf *b, struct lx_str s)
 {
@@ -34,15 +13,26 @@ int lx_json_escape(struct lx_buf *b, struct lx_str s)
     const unsigned char *p = (const unsigned char *)s.ptr;
     size_t i = 0, run = 0;
 
+    if (s.len == 0)
+        return b->err; /* s.ptr may be NULL */
     while (i < s.len) {
-        unsigned char c = p[i];
+        unsigned char c;
         size_t n;
 
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            i++;
-            continue;
+        while (s.len - i >= 8) { /* skip plain ASCII 8 bytes at a time */
+            uint64_t v;
+
+            memcpy(&v, p + i, 8);
+            if (lx_swar_json_stop(v))
+                break;
+            i += 8;
         }
-        if (c >= 0x80 && (n = utf8_seq_len(p + i, s.len - i)) != 0) {
+        while (i < s.len && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+            i++;
+        if (i == s.len)
+            break;
+        c = p[i];
+        if (c >= 0x80 && (n = lx_utf8_len(p + i, s.len - i)) != 0) {
             i += n;
             continue;
         }

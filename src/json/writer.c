@@ -9,75 +9,14 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/escape.h"
 #include "json/json_int.h"
 
-/* Appends s escaped as string content: '"', '\\' and controls escaped, valid UTF-8 copied,
- * each invalid byte replaced by U+FFFD (same output as core/escape.h's lx_json_escape, but
- * plain runs are found 8 bytes at a time). */
+/* Appends s escaped as string content (core/escape.c: plain runs are found 8 bytes at a
+ * time, valid UTF-8 copied, each invalid byte replaced by U+FFFD). */
 static void escape(struct lx_buf *b, struct lx_str s)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s.ptr, *end, *run = p;
-
-    if (s.len == 0)
-        return; /* s.ptr may be NULL */
-    end = p + s.len;
-    while (p < end) {
-        unsigned char c;
-        size_t n;
-
-        while (end - p >= 8) {
-            uint64_t v;
-
-            memcpy(&v, p, 8);
-            if (swar_stop(v))
-                break;
-            p += 8;
-        }
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-            p++;
-        if (p == end)
-            break;
-        c = *p;
-        if (c >= 0x80 && (n = utf8_len(p, (size_t)(end - p))) != 0) {
-            p += n;
-            continue;
-        }
-        lx_buf_append(b, run, (size_t)(p - run));
-        switch (c) {
-        case '"':
-            lx_buf_append(b, "\\\"", 2);
-            break;
-        case '\\':
-            lx_buf_append(b, "\\\\", 2);
-            break;
-        case '\n':
-            lx_buf_append(b, "\\n", 2);
-            break;
-        case '\r':
-            lx_buf_append(b, "\\r", 2);
-            break;
-        case '\t':
-            lx_buf_append(b, "\\t", 2);
-            break;
-        case '\b':
-            lx_buf_append(b, "\\b", 2);
-            break;
-        case '\f':
-            lx_buf_append(b, "\\f", 2);
-            break;
-        default:
-            if (c < 0x20) {
-                char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-
-                lx_buf_append(b, u, 6);
-            } else {
-                lx_buf_append(b, "\xEF\xBF\xBD", 3); /* invalid UTF-8 byte */
-            }
-        }
-        run = ++p;
-    }
-    lx_buf_append(b, run, (size_t)(end - run));
+    lx_json_escape(b, s);
 }
 
 #define OPEN_OBJ 1u

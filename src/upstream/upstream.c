@@ -426,6 +426,7 @@ fail:
     SSL_CTX_free(ctx->ssl_ctx);
     free(ctx->https_px_url);
     free(ctx->http_px_url);
+    free(ctx->ca_file);
     free(ctx);
     return NULL;
 }
