@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -18,6 +20,7 @@
 static void usage(FILE *f)
 {
     fputs("usage: llmux serve [options]\n"
+          "       llmux check-config FILE [--print]\n"
           "       llmux version\n"
           "\n"
           "options:\n"
@@ -243,6 +246,51 @@ out:
     return rc;
 }
 
+/* llmux check-config FILE [--print]: loads and validates a configuration file the way serve
+ * will, prints every message as FILE:LINE:COL, and with --print the effective configuration
+ * with every secret as "***". Exit 0 when the file would be accepted, 1 when not, 2 on usage. */
+static int check_config(int argc, char **argv)
+{
+    struct lx_config_errs errs = LX_CONFIG_ERRS_INIT;
+    struct lx_config *cfg = NULL;
+    struct lx_buf out = LX_BUF_INIT(16u << 20);
+    const char *path = NULL;
+    bool print = false;
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--print") == 0)
+            print = true;
+        else if (path == NULL && argv[i][0] != '-')
+            path = argv[i];
+        else {
+            fprintf(stderr, "usage: llmux check-config FILE [--print]\n");
+            return 2;
+        }
+    }
+    if (path == NULL) {
+        fprintf(stderr, "usage: llmux check-config FILE [--print]\n");
+        return 2;
+    }
+    rc = lx_config_load_file(path, &cfg, &errs);
+    lx_config_errs_format(&errs, &out);
+    fputs(out.ptr, stderr);
+    if (rc == LX_OK && print) {
+        lx_buf_reset(&out);
+        lx_config_dump(cfg, &out);
+        fputs(out.ptr, stdout);
+    }
+    if (rc == LX_OK)
+        fprintf(stderr, "%s: ok (%zu warning%s)\n", path, errs.n_warnings,
+                errs.n_warnings == 1 ? "" : "s");
+    else
+        fprintf(stderr, "%s: %zu error%s\n", path, errs.n_errors, errs.n_errors == 1 ? "" : "s");
+    lx_buf_release(&out);
+    lx_config_errs_release(&errs);
+    lx_config_unref(cfg);
+    return rc == LX_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     /* a peer that closes while we write must give EPIPE, not kill the process */
@@ -253,6 +301,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "serve") == 0)
         return serve(argc - 1, argv + 1);
+    if (strcmp(argv[1], "check-config") == 0)
+        return check_config(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("llmux %s\n", LLMUX_VERSION);
         return 0;
