@@ -2,6 +2,7 @@
  * Secrets never come from argv (they would show in ps): the upstream key is read from the
  * environment (LLMUX_UPSTREAM_KEY, else OPENAI_API_KEY). */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +25,12 @@ static void usage(FILE *f)
           "       llmux version\n"
           "\n"
           "options:\n"
+          "  -c, --config FILE         YAML configuration (docs/configuration-file.md);\n"
+          "                            SIGHUP reloads it. Flags below override the file.\n"
           "  --listen HOST:PORT        address to listen on (default 127.0.0.1:4000)\n"
           "  --workers N               worker threads, one loop each (default: CPUs)\n"
-          "  --upstream URL            OpenAI-compatible base URL (default https://api.openai.com/v1)\n"
+          "  --upstream URL            one OpenAI-compatible base URL for every model (instead\n"
+          "                            of --config; key from LLMUX_UPSTREAM_KEY/OPENAI_API_KEY)\n"
           "  --ca-file FILE            CA bundle for upstream TLS (default: system store)\n"
           "  --max-body BYTES          largest request body (default 33554432)\n"
           "  --header-timeout-ms MS    (default 10000)   --body-timeout-ms MS (default 30000)\n"
@@ -40,7 +44,8 @@ static void usage(FILE *f)
           "  --answer-half-closed      keep answering a client that half-closed its side\n"
           "                            (default: its EOF cancels the request)\n"
           "\n"
-          "environment: LLMUX_UPSTREAM_KEY (or OPENAI_API_KEY) is the upstream key.\n",
+          "without --config or --upstream, providers come from the usual environment\n"
+          "variables (OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY ...).\n",
           f);
 }
 
@@ -107,7 +112,9 @@ enum {
     OPT_TOTAL_TO,
     OPT_LOG_LEVEL,
     OPT_ANSWER_HALF_CLOSED,
+    OPT_CONFIG,
     OPT_HELP,
+    OPT__END
 };
 
 static const struct option long_opts[] = {
@@ -127,81 +134,183 @@ static const struct option long_opts[] = {
     {"total-timeout-ms", required_argument, NULL, OPT_TOTAL_TO},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"answer-half-closed", no_argument, NULL, OPT_ANSWER_HALF_CLOSED},
+    {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
-static int serve(int argc, char **argv)
-{
-    struct lx_server_config sc;
-    struct lx_gateway_config gc;
-    struct lx_gateway *gw = NULL;
-    struct lx_server *srv = NULL;
-    struct lx_err err = {0};
-    enum lx_log_level level = LX_LOG_INFO;
-    char host[256] = "127.0.0.1";
-    const char *key;
-    uint64_t v;
-    int c, rc = 1;
+/* What the command line said; it wins over the configuration file. */
+struct flags {
+    const char *config, *upstream, *ca_file;
+    char host[256];
+    unsigned port;
+    uint64_t num[OPT__END]; /* numeric options by OPT_*, valid when set[] */
+    bool set[OPT__END];
+    enum lx_log_level level;
+};
 
-    lx_server_config_default(&sc);
-    lx_gateway_config_default(&gc);
-    sc.port = 4000;
-    /* A client that closes its side is almost always gone: cancel the provider call at once
-     * rather than pay for tokens nobody reads (--answer-half-closed keeps waiting). */
-    sc.abort_on_eof = true;
-    while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+static void print_msgs(const struct lx_config_errs *errs)
+{
+    struct lx_buf b = LX_BUF_INIT(1u << 20);
+
+    lx_config_errs_format(errs, &b);
+    fputs(b.ptr, stderr);
+    lx_buf_release(&b);
+}
+
+static bool env_set(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && *v != '\0';
+}
+
+/* --upstream URL: one OpenAI-compatible provider that takes every model, written as a
+ * configuration so that it goes through the same loader and checks as a file. The key comes
+ * from the environment through ${...}: it is never on the command line. */
+static int config_for_upstream(const char *url, struct lx_config **out, struct lx_config_errs *e)
+{
+    struct lx_buf y = LX_BUF_INIT(16384);
+    const char *rest = strstr(url, "://");
+    const char *key_var = env_set("LLMUX_UPSTREAM_KEY") ? "LLMUX_UPSTREAM_KEY"
+                          : env_set("OPENAI_API_KEY")   ? "OPENAI_API_KEY"
+                                                        : NULL;
+    size_t len = strlen(url);
+    int rc;
+
+    while (len > 0 && url[len - 1] == '/')
+        len--;
+    /* a bare origin gets the OpenAI path, like an SDK's base_url */
+    lx_buf_appendf(&y, "providers:\n  - name: upstream\n    type: openai\n    base_url: \"%.*s%s\"\n",
+                   (int)len, url, rest && strchr(rest + 3, '/') == NULL ? "/v1" : "");
+    if (key_var)
+        lx_buf_appendf(&y, "    keys: [\"${%s}\"]\n", key_var);
+    lx_buf_append_cstr(&y, "routes:\n  - match: \"*\"\n    provider: upstream\n");
+    if (y.err != LX_OK) {
+        lx_buf_release(&y);
+        return LX_ETOOBIG;
+    }
+    rc = lx_config_load_string("--upstream", y.ptr, y.len, out, e);
+    lx_buf_release(&y);
+    return rc;
+}
+
+static struct lx_config *load_config(const struct flags *f)
+{
+    struct lx_config_errs errs = LX_CONFIG_ERRS_INIT;
+    struct lx_config *cfg = NULL;
+    int rc;
+
+    if (f->config)
+        rc = lx_config_load_file(f->config, &cfg, &errs);
+    else if (f->upstream)
+        rc = config_for_upstream(f->upstream, &cfg, &errs);
+    else
+        rc = lx_config_from_env(&cfg, &errs);
+    print_msgs(&errs);
+    lx_config_errs_release(&errs);
+    return rc == LX_OK ? cfg : NULL;
+}
+
+/* SIGHUP: read the file again; a bad file is refused and the old configuration stays. Runs on
+ * its own thread (SIGHUP is blocked everywhere else), so loading never stalls a loop. */
+struct reloader {
+    pthread_t thread;
+    const struct flags *flags;
+    struct lx_gateway *gw;
+};
+
+static void *reload_main(void *arg)
+{
+    struct reloader *rl = arg;
+    sigset_t set;
+    int sig;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2); /* from serve(): stop */
+    for (;;) {
+        struct lx_config *next;
+
+        if (sigwait(&set, &sig) != 0 || sig == SIGUSR2)
+            return NULL;
+        if (rl->flags->config == NULL) {
+            lx_logf(LX_LOG_WARN, "SIGHUP: no --config file to reload");
+            continue;
+        }
+        next = load_config(rl->flags);
+        if (next == NULL) {
+            lx_logf(LX_LOG_ERROR, "SIGHUP: %s refused; the running configuration stays",
+                    rl->flags->config);
+            continue;
+        }
+        lx_gateway_reload(rl->gw, next);
+        lx_logf(LX_LOG_INFO, "SIGHUP: %s reloaded", rl->flags->config);
+    }
+}
+
+/* 0, 1 for --help (done), 2 on a usage error. */
+static int parse_flags(int argc, char **argv, struct flags *f)
+{
+    uint64_t v;
+    int c, idx;
+
+    memset(f, 0, sizeof(*f));
+    f->level = LX_LOG_INFO;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:", long_opts, &idx)) != -1) {
         switch (c) {
+        case 'c':
+        case OPT_CONFIG:
+            f->config = optarg;
+            break;
         case OPT_LISTEN:
-            if (parse_listen(optarg, host, sizeof(host), &sc.port) != 0) {
+            if (parse_listen(optarg, f->host, sizeof(f->host), &f->port) != 0) {
                 fprintf(stderr, "llmux: --listen wants HOST:PORT, got %s\n", optarg);
                 return 2;
             }
-            break;
-        case OPT_WORKERS:
-            if (parse_uint("--workers", optarg, 256, &v) != 0)
-                return 2;
-            sc.workers = (unsigned)v;
+            f->set[OPT_LISTEN] = true;
             break;
         case OPT_UPSTREAM:
-            gc.upstream_base = optarg;
+            f->upstream = optarg;
             break;
         case OPT_CA_FILE:
-            gc.upstream.ca_file = optarg;
+            f->ca_file = optarg;
             break;
+        case OPT_WORKERS:
         case OPT_MAX_BODY:
-            if (parse_uint("--max-body", optarg, (uint64_t)1 << 40, &v) != 0)
+        case OPT_HEADER_TO:
+        case OPT_BODY_TO:
+        case OPT_KEEPALIVE_TO:
+        case OPT_SEND_TO:
+        case OPT_DRAIN_TO:
+        case OPT_CONNECT_TO:
+        case OPT_FIRST_BYTE_TO:
+        case OPT_IDLE_TO:
+        case OPT_TOTAL_TO: {
+            uint64_t max = c == OPT_WORKERS    ? 256
+                           : c == OPT_MAX_BODY ? (uint64_t)1 << 40
+                                               : 86400000u;
+
+            if (parse_uint(long_opts[idx].name, optarg, max, &v) != 0)
                 return 2;
-            sc.limits.max_body = v;
+            f->num[c] = v;
+            f->set[c] = true;
             break;
-#define MS_OPT(opt, name, field)                                                                   \
-    case opt:                                                                                      \
-        if (parse_uint(name, optarg, 86400000u, &v) != 0)                                          \
-            return 2;                                                                              \
-        field = (unsigned)v;                                                                       \
-        break;
-            MS_OPT(OPT_HEADER_TO, "--header-timeout-ms", sc.header_timeout_ms)
-            MS_OPT(OPT_BODY_TO, "--body-timeout-ms", sc.body_idle_timeout_ms)
-            MS_OPT(OPT_KEEPALIVE_TO, "--keepalive-timeout-ms", sc.keepalive_timeout_ms)
-            MS_OPT(OPT_SEND_TO, "--send-timeout-ms", sc.send_timeout_ms)
-            MS_OPT(OPT_DRAIN_TO, "--drain-timeout-ms", sc.drain_timeout_ms)
-            MS_OPT(OPT_CONNECT_TO, "--connect-timeout-ms", gc.upstream.connect_timeout_ms)
-            MS_OPT(OPT_FIRST_BYTE_TO, "--first-byte-timeout-ms", gc.upstream.first_byte_timeout_ms)
-            MS_OPT(OPT_IDLE_TO, "--idle-timeout-ms", gc.upstream.idle_timeout_ms)
-            MS_OPT(OPT_TOTAL_TO, "--total-timeout-ms", gc.upstream.total_timeout_ms)
-#undef MS_OPT
+        }
         case OPT_LOG_LEVEL:
-            if (lx_log_parse_level(optarg, &level) != 0) {
+            if (lx_log_parse_level(optarg, &f->level) != 0) {
                 fprintf(stderr, "llmux: --log-level: unknown level %s\n", optarg);
                 return 2;
             }
+            f->set[OPT_LOG_LEVEL] = true;
             break;
         case OPT_ANSWER_HALF_CLOSED:
-            sc.abort_on_eof = false;
+            f->set[OPT_ANSWER_HALF_CLOSED] = true;
             break;
         case OPT_HELP:
             usage(stdout);
-            return 0;
+            return 1;
         default:
             usage(stderr);
             return 2;
@@ -211,25 +320,88 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "llmux: unexpected argument: %s\n", argv[optind]);
         return 2;
     }
-    lx_log_init(2, level);
-    if (!is_loopback(host)) {
-        /* there is no client authentication yet: never expose the upstream key beyond loopback */
-        fprintf(stderr, "llmux: refusing to listen on %s: without a master key llmux only "
-                        "listens on loopback\n",
-                host);
+    if (f->config && f->upstream) {
+        fprintf(stderr, "llmux: --upstream and --config exclude each other\n");
         return 2;
     }
-    key = getenv("LLMUX_UPSTREAM_KEY");
-    if (key == NULL || *key == '\0')
-        key = getenv("OPENAI_API_KEY");
-    gc.upstream_key = (key && *key) ? key : NULL;
+    return 0;
+}
 
-    gw = lx_gateway_new(&gc, &err);
+#define FLAG_OR(f, opt, dflt) ((f)->set[opt] ? (unsigned)(f)->num[opt] : (dflt))
+
+static int serve(int argc, char **argv)
+{
+    struct lx_server_config sc;
+    struct lx_gateway_config gc;
+    struct lx_gateway *gw = NULL;
+    struct lx_server *srv = NULL;
+    struct lx_config *cfg = NULL;
+    struct reloader rl = {0};
+    struct lx_err err = {0};
+    struct flags f;
+    bool reloader_started = false;
+    sigset_t hup;
+    int rc;
+
+    rc = parse_flags(argc, argv, &f);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    lx_log_init(2, f.level);
+    cfg = load_config(&f);
+    if (cfg == NULL)
+        return 1;
+    if (!f.set[OPT_LOG_LEVEL])
+        lx_log_init(2, cfg->log_level);
+
+    lx_server_config_default(&sc);
+    lx_gateway_config_default(&gc);
+    if (!f.set[OPT_LISTEN]) {
+        snprintf(f.host, sizeof(f.host), "%s", cfg->listen_host);
+        f.port = cfg->listen_port;
+    }
+    sc.port = f.port;
+    sc.workers = FLAG_OR(&f, OPT_WORKERS, cfg->workers);
+    sc.limits.max_body = f.set[OPT_MAX_BODY] ? f.num[OPT_MAX_BODY] : cfg->server.max_body;
+    sc.header_timeout_ms = FLAG_OR(&f, OPT_HEADER_TO, cfg->server.header_timeout_ms);
+    sc.body_idle_timeout_ms = FLAG_OR(&f, OPT_BODY_TO, cfg->server.body_timeout_ms);
+    sc.keepalive_timeout_ms = FLAG_OR(&f, OPT_KEEPALIVE_TO, cfg->server.keepalive_timeout_ms);
+    sc.send_timeout_ms = FLAG_OR(&f, OPT_SEND_TO, cfg->server.send_timeout_ms);
+    sc.drain_timeout_ms = FLAG_OR(&f, OPT_DRAIN_TO, cfg->server.drain_timeout_ms);
+    /* A client that closes its side is almost always gone: cancel the provider call at once
+     * rather than pay for tokens nobody reads (--answer-half-closed keeps waiting). */
+    sc.abort_on_eof = !(f.set[OPT_ANSWER_HALF_CLOSED] || cfg->server.answer_half_closed);
+    gc.upstream.ca_file = f.ca_file ? f.ca_file : cfg->upstream.ca_file;
+    gc.upstream.connect_timeout_ms = FLAG_OR(&f, OPT_CONNECT_TO, cfg->upstream.timeouts.connect_ms);
+    gc.upstream.first_byte_timeout_ms =
+        FLAG_OR(&f, OPT_FIRST_BYTE_TO, cfg->upstream.timeouts.first_byte_ms);
+    gc.upstream.idle_timeout_ms = FLAG_OR(&f, OPT_IDLE_TO, cfg->upstream.timeouts.idle_ms);
+    gc.upstream.total_timeout_ms = FLAG_OR(&f, OPT_TOTAL_TO, cfg->upstream.timeouts.total_ms);
+    if (!is_loopback(f.host)) {
+        /* client authentication is not enforced yet: never expose the providers' keys */
+        fprintf(stderr, "llmux: refusing to listen on %s: until client authentication is "
+                        "enforced llmux only listens on loopback\n",
+                f.host);
+        lx_config_unref(cfg);
+        return 2;
+    }
+
+    /* SIGHUP is taken by the reload thread alone; threads started later inherit the mask */
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    sigaddset(&hup, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &hup, NULL);
+
+    rc = 1;
+    gw = lx_gateway_new(&gc, cfg, &err); /* takes cfg */
+    cfg = NULL;
     if (gw == NULL) {
         fprintf(stderr, "llmux: %s\n", err.msg);
         goto out;
     }
-    sc.host = host;
+    rl.flags = &f;
+    rl.gw = gw;
+    reloader_started = pthread_create(&rl.thread, NULL, reload_main, &rl) == 0;
+    sc.host = f.host;
     sc.handler = lx_gateway_handle;
     sc.worker_start = lx_gateway_worker_start;
     sc.worker_stop = lx_gateway_worker_stop;
@@ -241,6 +413,10 @@ static int serve(int argc, char **argv)
     }
     rc = lx_server_run(srv, true) == LX_OK ? 0 : 1;
 out:
+    if (reloader_started) {
+        pthread_kill(rl.thread, SIGUSR2);
+        pthread_join(rl.thread, NULL);
+    }
     lx_server_free(srv);
     lx_gateway_free(gw);
     return rc;

@@ -18,75 +18,41 @@
 void lx_gateway_config_default(struct lx_gateway_config *c)
 {
     memset(c, 0, sizeof(*c));
-    c->upstream_base = "https://api.openai.com/v1";
     lx_upstream_config_default(&c->upstream);
     c->max_response_body = 64u << 20;
     c->max_sse_event = 4u << 20;
 }
 
-struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_err *err)
+struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_config *cfg,
+                                  struct lx_err *err)
 {
-    struct lx_gateway *gw = lx_xcalloc(1, sizeof(*gw));
-    struct lx_str base = lx_str_cstr(c->upstream_base);
-    struct lx_buf b = LX_BUF_INIT(8192);
-    const char *rest;
+    struct lx_gateway *gw;
 
-    gw->conf = *c;
-    if (!lx_str_starts_with(base, LX_STR("http://")) &&
-        !lx_str_starts_with(base, LX_STR("https://"))) {
-        lx_err_set(err, LX_EINVAL, 0, "upstream URL must start with http:// or https://");
-        goto fail;
-    }
-    while (base.len > 0 && base.ptr[base.len - 1] == '/')
-        base.len--;
-    gw->upstream_base = lx_xstrndup(base.ptr, base.len);
-    /* An origin alone ("http://host:port") gets the OpenAI path; a base with a path
-     * ("https://api.openai.com/v1") is used as it is, like the official SDKs' base_url. */
-    rest = strchr(gw->upstream_base + (base.ptr[4] == 's' ? 8 : 7), '/');
-    lx_buf_appendf(&b, "%s%s/chat/completions", gw->upstream_base, rest ? "" : "/v1");
-    if (b.err != LX_OK) {
-        lx_err_set(err, LX_EINVAL, 0, "upstream URL too long");
-        goto fail;
-    }
-    gw->chat_url = lx_buf_detach(&b, NULL);
-    if (c->upstream_key) {
-        size_t n = strlen(c->upstream_key);
-
-        gw->upstream_key = lx_xstrndup(c->upstream_key, n);
-        gw->auth_header = lx_xmalloc(n + 8);
-        memcpy(gw->auth_header, "Bearer ", 7);
-        memcpy(gw->auth_header + 7, c->upstream_key, n + 1);
-        gw->auth_header_len = n + 7;
-    }
     if (c->upstream.ca_file != NULL && access(c->upstream.ca_file, R_OK) != 0) {
         lx_err_set(err, LX_EINVAL, 0, "cannot read the CA file %s", c->upstream.ca_file);
-        goto fail;
+        lx_config_unref(cfg);
+        return NULL;
     }
-    gw->conf.upstream_base = gw->upstream_base;
-    gw->conf.upstream_key = gw->upstream_key;
+    gw = lx_xcalloc(1, sizeof(*gw));
+    gw->conf = *c;
+    if (c->upstream.ca_file != NULL)
+        gw->conf.upstream.ca_file = gw->ca_file =
+            lx_xstrndup(c->upstream.ca_file, strlen(c->upstream.ca_file));
+    lx_config_slot_init(&gw->slot, cfg);
     return gw;
-fail:
-    lx_buf_release(&b);
-    lx_gateway_free(gw);
-    return NULL;
 }
 
-static void wipe_free(char *s)
+void lx_gateway_reload(struct lx_gateway *gw, struct lx_config *cfg)
 {
-    if (s == NULL)
-        return;
-    explicit_bzero(s, strlen(s));
-    free(s);
+    lx_config_slot_swap(&gw->slot, cfg);
 }
 
 void lx_gateway_free(struct lx_gateway *gw)
 {
     if (gw == NULL)
         return;
-    free(gw->upstream_base);
-    free(gw->chat_url);
-    wipe_free(gw->upstream_key);
-    wipe_free(gw->auth_header);
+    lx_config_slot_release(&gw->slot);
+    free(gw->ca_file);
     free(gw);
 }
 
@@ -173,6 +139,11 @@ static bool sane_request_id(struct lx_str s)
     return true;
 }
 
+static void release_cfg(void *cfg)
+{
+    lx_config_unref(cfg);
+}
+
 struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req)
 {
     struct lx_gw_req *g = lx_arena_zalloc(lx_http_req_arena(req), sizeof(*g));
@@ -193,6 +164,11 @@ struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req)
         snprintf(g->id, sizeof(g->id), "req_%016llx%08llx", (unsigned long long)a,
                  (unsigned long long)(b >> 32));
     }
+    g->cfg = lx_config_slot_get(&g->w->gw->slot);
+    if (lx_arena_on_release(lx_http_req_arena(req), release_cfg, g->cfg) != LX_OK) {
+        lx_config_unref(g->cfg);
+        return NULL;
+    }
     lx_http_req_set_data(req, g);
     return g;
 }
@@ -211,6 +187,8 @@ void lx__gw_access_log(const struct lx_gw_req *g)
     lx_log_cstr(&l, "route", g->route);
     if (g->model.ptr)
         lx_log_str(&l, "model", g->model);
+    if (g->provider)
+        lx_log_cstr(&l, "provider", g->provider);
     lx_log_bool(&l, "stream", g->stream);
     lx_log_int(&l, "status", g->status);
     if (g->upstream_status)

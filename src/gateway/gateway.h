@@ -2,9 +2,10 @@
  * request to the provider and back. It ties server/ (client side) and upstream/ (provider
  * side) together; everything here runs on the loop thread of the request.
  *
- * struct lx_gateway is built once at start from the command line / configuration, is
- * immutable afterwards and shared by every worker. Each worker (loop) gets its own
- * struct lx_gateway_worker with its upstream connection pools. */
+ * struct lx_gateway holds the current configuration snapshot (config/config.h) in a slot:
+ * every request takes a reference when it starts and keeps it to its end, so a reload
+ * (lx_gateway_reload, on SIGHUP) never changes a request in flight. Each worker (loop) gets
+ * its own struct lx_gateway_worker with its upstream connection pools. */
 #ifndef LX_GATEWAY_H
 #define LX_GATEWAY_H
 
@@ -13,26 +14,28 @@
 
 #include <uv.h>
 
+#include "config/config.h"
 #include "core/err.h"
 #include "core/str.h"
 #include "server/server.h"
 #include "upstream/upstream.h"
 
 struct lx_gateway_config {
-    const char *upstream_base;     /* "https://api.openai.com/v1"; its path prefixes routes */
-    const char *upstream_key;      /* sent as "Authorization: Bearer"; may be NULL; never logged */
-    struct lx_upstream_config upstream;
-    size_t max_response_body;      /* non-streamed upstream body cap (default 64 MiB) */
-    size_t max_sse_event;          /* one upstream SSE event (default 4 MiB) */
+    struct lx_upstream_config upstream; /* CA file and default timeouts for every loop */
+    size_t max_response_body;           /* non-streamed upstream body cap (default 64 MiB) */
+    size_t max_sse_event;               /* one upstream SSE event (default 4 MiB) */
 };
 
 struct lx_gateway;
 struct lx_gateway_worker;
 
 void lx_gateway_config_default(struct lx_gateway_config *c);
-/* NULL + err on a bad configuration (e.g. an upstream URL that is not http(s)). The strings of
- * c are copied. */
-struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_err *err);
+/* Takes cfg's reference. NULL + err on a bad setting (an unreadable CA file). */
+struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_config *cfg,
+                                  struct lx_err *err);
+/* Any thread: requests from now on use cfg (takes its reference); those in flight finish on
+ * the snapshot they started with. */
+void lx_gateway_reload(struct lx_gateway *gw, struct lx_config *cfg);
 void lx_gateway_free(struct lx_gateway *gw);
 
 /* server/ hooks: worker_start's data is the struct lx_gateway. */

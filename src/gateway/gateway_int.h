@@ -9,16 +9,13 @@
 #include "gateway/gateway.h"
 
 struct lx_gateway {
-    struct lx_gateway_config conf;
-    char *upstream_base; /* owned copies of conf's strings */
-    char *upstream_key;
-    char *chat_url;      /* upstream_base + "/chat/completions" (see lx_gateway_new) */
-    char *auth_header;   /* "Bearer <key>", or NULL */
-    size_t auth_header_len;
+    struct lx_gateway_config conf; /* conf.upstream.ca_file points at ca_file */
+    char *ca_file;
+    struct lx_config_slot slot;    /* the current configuration snapshot */
 };
 
 struct lx_gateway_worker {
-    const struct lx_gateway *gw;
+    struct lx_gateway *gw;
     uv_loop_t *loop;
     unsigned index;
     struct lx_upstream_ctx *up;
@@ -39,11 +36,13 @@ struct lx_gw_req {
     uint64_t t_first_byte_ns; /* first byte of the response to the client; 0 = none yet */
     const char *route;        /* "chat.completions", "health", ... for the access log */
     struct lx_str model;      /* as the client asked, for the access log */
+    const char *provider;     /* the provider chosen (config name), NULL before routing */
     int status;               /* status sent to the client */
     int upstream_status;      /* 0 = no upstream response */
     const char *error_class;  /* NULL, or a short name: "upstream_timeout", "bad_json" ... */
     bool stream;
     struct relay *relay;      /* relay.c's state for a relayed request */
+    struct lx_config *cfg;    /* the snapshot this request runs on; unref'd with the arena */
 };
 
 struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req);

@@ -22,7 +22,9 @@
 #include "core/time.h"
 #include "gateway/errors.h"
 #include "gateway/gateway_int.h"
+#include "core/escape.h"
 #include "json/json.h"
+#include "json/splice.h"
 #include "sse/sse.h"
 #include "sse/writer.h"
 
@@ -53,13 +55,17 @@ struct relay {
     size_t send_off;    /* SENDING: bytes of body already handed to the server */
     struct lx_buf out;  /* SSE events to send, batched per upstream read */
     struct lx_sse_parser sse;
-    struct lx_header up_headers[3];
+    struct lx_json doc;       /* the client's body, tokenized (in the request arena) */
+    struct lx_buf up_body;    /* the body for the provider when it differs from the client's */
+    struct lx_header *up_headers;
+    char *auth_value;         /* "Bearer <key>" in the arena; wiped when the arena goes */
 };
 
 static void relay_end(struct relay *r, bool abort_conn)
 {
     r->state = RELAY_DONE;
     lx_sse_release(&r->sse);
+    lx_buf_release(&r->up_body);
     lx_buf_release(&r->body);
     lx_buf_release(&r->out);
     lx__gw_access_log(r->g);
@@ -332,12 +338,12 @@ static void on_client_drain(struct lx_http_req *req)
  * "model" string; "stream" is optional. 0, or an error already sent to the client. */
 static int read_request(struct lx_gw_req *g, struct relay *r, struct lx_str body)
 {
-    struct lx_json doc;
+    struct lx_json *doc = &r->doc;
     int model, stream, rc;
 
-    lx_json_init(&doc, NULL);
-    lx_json_use_arena(&doc, lx_http_req_arena(g->req));
-    rc = lx_json_parse(&doc, body.ptr, body.len);
+    lx_json_init(doc, NULL);
+    lx_json_use_arena(doc, lx_http_req_arena(g->req));
+    rc = lx_json_parse(doc, body.ptr, body.len);
     if (rc != LX_OK) {
         lx__gw_fail(g, 400,
                     rc == LX_EDUPKEY ? "The request body has a duplicate key."
@@ -346,36 +352,163 @@ static int read_request(struct lx_gw_req *g, struct relay *r, struct lx_str body
                     "invalid_json", "bad_json");
         return -1;
     }
-    if (lx_json_type(&doc, 0) != LX_JSON_OBJECT) {
+    if (lx_json_type(doc, 0) != LX_JSON_OBJECT) {
         lx__gw_fail(g, 400, "The request body must be a JSON object.", "invalid_json",
                     "bad_json");
         return -1;
     }
-    model = lx_json_get(&doc, 0, LX_STR("model"));
-    if (model < 0 || lx_json_type(&doc, model) != LX_JSON_STRING) {
+    model = lx_json_get(doc, 0, LX_STR("model"));
+    if (model < 0 || lx_json_type(doc, model) != LX_JSON_STRING) {
         lx__gw_fail(g, 400, "You must provide a model parameter.", "missing_model",
                     "bad_request");
         return -1;
     }
-    if (lx_json_str(&doc, model, lx_http_req_arena(g->req), &g->model) != LX_OK) {
+    if (lx_json_str(doc, model, lx_http_req_arena(g->req), &g->model) != LX_OK) {
         lx__gw_fail(g, 503, "out of memory", NULL, "oom");
         return -1;
     }
-    stream = lx_json_get(&doc, 0, LX_STR("stream"));
-    r->want_stream = stream >= 0 && lx_json_type(&doc, stream) == LX_JSON_TRUE;
+    stream = lx_json_get(doc, 0, LX_STR("stream"));
+    r->want_stream = stream >= 0 && lx_json_type(doc, stream) == LX_JSON_TRUE;
     g->stream = r->want_stream;
     return 0;
+}
+
+static void wipe(void *p)
+{
+    char *s = p;
+
+    explicit_bzero(s, strlen(s));
+}
+
+/* Which provider and upstream model serve `model`, by the configuration's rules: an alias
+ * (its first target whose provider is enabled), "provider/model" split at the first slash
+ * when the prefix is a configured provider, then the pattern rules. 0, or an error already
+ * sent to the client. */
+static int pick_target(struct lx_gw_req *g, const struct lx_config_provider **prov,
+                       struct lx_str *up_model)
+{
+    const struct lx_config *cfg = g->cfg;
+    const struct lx_config_model *alias = lx_config_model_find(cfg, g->model);
+    const struct lx_config_route *route;
+    long slash;
+
+    if (alias != NULL) {
+        for (size_t i = 0; i < alias->n_targets; i++) {
+            const struct lx_config_provider *p = &cfg->providers[alias->targets[i].provider_index];
+
+            if (p->enabled) {
+                *prov = p;
+                *up_model = lx_str_cstr(alias->targets[i].model);
+                return 0;
+            }
+        }
+        lx__gw_fail(g, 503, "Every provider of this model alias is disabled.",
+                    "provider_unavailable", "no_provider");
+        return -1;
+    }
+    slash = lx_str_find_char(g->model, '/');
+    if (slash > 0) {
+        const struct lx_config_provider *p =
+            lx_config_provider_find(cfg, lx_str_sub(g->model, 0, (size_t)slash));
+
+        if (p != NULL && p->enabled) {
+            *prov = p;
+            *up_model = lx_str_sub(g->model, (size_t)slash + 1, g->model.len);
+            return 0;
+        }
+    }
+    route = lx_config_route_match(cfg, g->model);
+    if (route != NULL && route->provider_index >= 0) {
+        *prov = &cfg->providers[route->provider_index];
+        *up_model = g->model;
+        return 0;
+    }
+    lx__gw_fail(g, 404,
+                "The model does not exist or no provider serves it. Use \"provider/model\", "
+                "an alias from the configuration, or a name a routing rule matches.",
+                "model_not_found", "model_not_found");
+    return -1;
+}
+
+/* The provider's URL, headers and body for this request, all in the request arena. */
+static int build_upstream(struct lx_gw_req *g, struct relay *r,
+                          const struct lx_config_provider *p, struct lx_str up_model,
+                          struct lx_upstream_req *ur)
+{
+    struct lx_arena *a = lx_http_req_arena(g->req);
+    size_t base_len = strlen(p->base_url), nh = 0;
+    char *url = lx_arena_alloc(a, base_len + sizeof("/chat/completions"));
+
+    r->up_headers = lx_arena_alloc(a, sizeof(struct lx_header) * (3 + p->n_headers));
+    if (url == NULL || r->up_headers == NULL)
+        return LX_ENOMEM;
+    memcpy(url, p->base_url, base_len);
+    memcpy(url + base_len, "/chat/completions", sizeof("/chat/completions"));
+    r->up_headers[nh++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
+    r->up_headers[nh++] = (struct lx_header){
+        LX_STR("Accept"), r->want_stream ? LX_STR("text/event-stream") : LX_STR("application/json")};
+    if (p->n_keys > 0) {
+        size_t klen = strlen(p->keys[0]);
+
+        r->auth_value = lx_arena_alloc(a, klen + 8);
+        if (r->auth_value == NULL)
+            return LX_ENOMEM;
+        memcpy(r->auth_value, "Bearer ", 7);
+        memcpy(r->auth_value + 7, p->keys[0], klen + 1);
+        if (lx_arena_on_release(a, wipe, r->auth_value) != LX_OK) {
+            explicit_bzero(r->auth_value, klen + 7);
+            return LX_ENOMEM;
+        }
+        r->up_headers[nh++] =
+            (struct lx_header){LX_STR("Authorization"), lx_str_make(r->auth_value, klen + 7)};
+    }
+    for (size_t i = 0; i < p->n_headers; i++)
+        r->up_headers[nh++] = p->headers[i];
+    ur->method = LX_STR("POST");
+    ur->url = lx_str_make(url, base_len + sizeof("/chat/completions") - 1);
+    ur->headers = r->up_headers;
+    ur->n_headers = nh;
+    ur->body = lx_http_req_body(g->req);
+    /* a provider's own timeouts win; values it inherited from the file's `upstream:` are left
+     * to the loop's defaults, which the command line may have changed */
+    {
+        const struct lx_config_timeouts *d = &g->cfg->upstream.timeouts, *t = &p->timeouts;
+
+        ur->connect_timeout_ms = t->connect_ms != d->connect_ms ? t->connect_ms : 0;
+        ur->first_byte_timeout_ms = t->first_byte_ms != d->first_byte_ms ? t->first_byte_ms : 0;
+        ur->idle_timeout_ms = t->idle_ms != d->idle_ms ? t->idle_ms : 0;
+        ur->total_timeout_ms = t->total_ms != d->total_ms ? t->total_ms : 0;
+    }
+    if (!lx_str_eq(up_model, g->model)) {
+        /* "openai/gpt-4o" reaches the provider as "gpt-4o": only that field changes, every
+         * other byte of the client's body is kept (DESIGN.md fast path) */
+        struct lx_buf v = LX_BUF_INIT(up_model.len * 6 + 16);
+        struct lx_json_edit edit = {LX_STR("model"), LX_STR_NULL};
+        int rc;
+
+        lx_buf_append_char(&v, '"');
+        lx_json_escape(&v, up_model);
+        lx_buf_append_char(&v, '"');
+        edit.value = lx_buf_str(&v);
+        lx_buf_init(&r->up_body, ur->body.len + v.len + 64);
+        rc = v.err != LX_OK ? v.err : lx_json_splice(&r->doc, 0, &edit, 1, &r->up_body);
+        lx_buf_release(&v);
+        if (rc != LX_OK)
+            return rc;
+        ur->body = lx_buf_str(&r->up_body);
+    }
+    return LX_OK;
 }
 
 void lx__gw_chat_completions(struct lx_gw_req *g)
 {
     const struct lx_gateway *gw = g->w->gw;
     struct lx_arena *a = lx_http_req_arena(g->req);
-    struct lx_str body = lx_http_req_body(g->req);
     struct relay *r = lx_arena_zalloc(a, sizeof(*r));
     struct lx_upstream_req ur = {0};
     struct lx_upstream_cbs cbs = {on_up_head, on_up_data, on_up_done, NULL};
-    size_t nh = 0;
+    const struct lx_config_provider *prov = NULL;
+    struct lx_str up_model;
     int rc;
 
     g->route = "chat.completions";
@@ -384,23 +517,21 @@ void lx__gw_chat_completions(struct lx_gw_req *g)
         return;
     }
     r->g = g;
-    if (read_request(g, r, body) != 0)
+    if (read_request(g, r, lx_http_req_body(g->req)) != 0)
         return;
+    if (pick_target(g, &prov, &up_model) != 0)
+        return;
+    g->provider = prov->name;
+    lx_buf_init(&r->up_body, 0);
+    if (build_upstream(g, r, prov, up_model, &ur) != LX_OK) {
+        lx_buf_release(&r->up_body);
+        lx__gw_fail(g, 503, "out of memory", NULL, "oom");
+        return;
+    }
     lx_buf_init(&r->body, gw->conf.max_response_body);
     lx_buf_init(&r->out, gw->conf.max_sse_event + 4096);
     lx_sse_init(&r->sse, gw->conf.max_sse_event);
     lx_sse_set_flags(&r->sse, LX_SSE_COMMENTS);
-    r->up_headers[nh++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
-    r->up_headers[nh++] = (struct lx_header){
-        LX_STR("Accept"), r->want_stream ? LX_STR("text/event-stream") : LX_STR("application/json")};
-    if (gw->auth_header)
-        r->up_headers[nh++] = (struct lx_header){LX_STR("Authorization"),
-                                                 lx_str_make(gw->auth_header, gw->auth_header_len)};
-    ur.method = LX_STR("POST");
-    ur.url = lx_str_cstr(gw->chat_url);
-    ur.headers = r->up_headers;
-    ur.n_headers = nh;
-    ur.body = body;
     cbs.data = r;
     g->relay = r;
     lx_http_req_on_abort(g->req, on_client_abort);
@@ -409,6 +540,7 @@ void lx__gw_chat_completions(struct lx_gw_req *g)
     if (rc != LX_OK) {
         g->relay = NULL;
         lx_sse_release(&r->sse);
+        lx_buf_release(&r->up_body);
         lx__gw_fail(g, 502, "The upstream request could not be started.", "upstream_error",
                     "upstream_start");
     }
