@@ -196,6 +196,15 @@ void lx__gw_access_log(const struct lx_gw_req *g)
     lx_log_double(&l, "latency_ms", (double)(now - g->t_start_ns) / 1e6);
     if (g->t_first_byte_ns)
         lx_log_double(&l, "ttfb_ms", (double)(g->t_first_byte_ns - g->t_start_ns) / 1e6);
+    if (g->usage.have) {
+        lx_log_int(&l, "prompt_tokens", g->usage.prompt);
+        lx_log_int(&l, "completion_tokens", g->usage.completion);
+        lx_log_int(&l, "total_tokens", g->usage.total);
+        if (g->usage.cached >= 0)
+            lx_log_int(&l, "cached_tokens", g->usage.cached);
+        if (g->usage.reasoning >= 0)
+            lx_log_int(&l, "reasoning_tokens", g->usage.reasoning);
+    }
     if (g->error_class)
         lx_log_cstr(&l, "error", g->error_class);
     lx_log_end_to(&l, &g->w->access_log);

@@ -37,6 +37,10 @@ struct lx_gw_req {
     const char *route;        /* "chat.completions", "health", ... for the access log */
     struct lx_str model;      /* as the client asked, for the access log */
     const char *provider;     /* the provider chosen (config name), NULL before routing */
+    struct {                  /* tokens as the provider reported them; -1 = not reported */
+        int64_t prompt, completion, total, cached, reasoning;
+        bool have;
+    } usage;
     int status;               /* status sent to the client */
     int upstream_status;      /* 0 = no upstream response */
     const char *error_class;  /* NULL, or a short name: "upstream_timeout", "bad_json" ... */

@@ -14,6 +14,7 @@
  * Ownership: the relay lives in the request's arena. The upstream transfer borrows the client's
  * body and the relay; so the request is ended only from on_up_done (or before the transfer
  * started), never while the transfer is still running. */
+#include <stdint.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -47,6 +48,8 @@ struct relay {
     bool done_seen;     /* upstream sent data: [DONE] */
     bool paused;        /* upstream reading stopped for back-pressure */
     bool upstream_error_seen; /* the upstream sent its own error event */
+    bool client_wants_usage;  /* stream_options.include_usage was true in the client's body */
+    bool usage_injected;      /* we asked the upstream for usage: its usage-only chunk is ours */
     bool client_started; /* our response head went out: errors now travel as SSE events */
     int abort_reason;   /* 0, or why the server aborted the client side */
     struct lx_str content_type;
@@ -117,6 +120,63 @@ static int flush_out(struct relay *r)
     return rc;
 }
 
+/* The bytes "usage" followed by ':' and an object: cheap enough for every event, so that only
+ * the chunk that carries usage is tokenized. */
+static bool has_usage_object(struct lx_str d)
+{
+    static const struct lx_str key = LX_STR_INIT("\"usage\"");
+
+    for (size_t i = 0; i + key.len < d.len; i++) {
+        size_t j;
+
+        if (d.ptr[i] != '"' || memcmp(d.ptr + i, key.ptr, key.len) != 0)
+            continue;
+        for (j = i + key.len; j < d.len && (d.ptr[j] == ' ' || d.ptr[j] == ':'); j++)
+            ;
+        if (j < d.len && d.ptr[j] == '{')
+            return true;
+    }
+    return false;
+}
+
+static int64_t usage_field(const struct lx_json *doc, int obj, const char *key)
+{
+    int64_t v = 0;
+
+    return lx_json_int64(doc, lx_json_get(doc, obj, lx_str_cstr(key)), &v) == LX_OK ? v : -1;
+}
+
+/* Reads OpenAI's usage object of a response or chunk into the access log's fields. Returns
+ * true when the document is a usage-only chunk ("choices": []), which is ours to keep when we
+ * injected stream_options.include_usage for a client that did not ask. */
+static bool take_usage(struct lx_gw_req *g, struct lx_str json)
+{
+    struct lx_json doc;
+    bool usage_only = false;
+    int u, ch;
+
+    lx_json_init(&doc, NULL);
+    if (lx_json_parse(&doc, json.ptr, json.len) != LX_OK ||
+        lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+        goto out;
+    u = lx_json_get(&doc, 0, LX_STR("usage"));
+    if (lx_json_type(&doc, u) != LX_JSON_OBJECT)
+        goto out;
+    g->usage.prompt = usage_field(&doc, u, "prompt_tokens");
+    g->usage.completion = usage_field(&doc, u, "completion_tokens");
+    g->usage.total = usage_field(&doc, u, "total_tokens");
+    g->usage.cached = usage_field(&doc, lx_json_get(&doc, u, LX_STR("prompt_tokens_details")),
+                                  "cached_tokens");
+    g->usage.reasoning = usage_field(
+        &doc, lx_json_get(&doc, u, LX_STR("completion_tokens_details")), "reasoning_tokens");
+    g->usage.have = true;
+    ch = lx_json_get(&doc, 0, LX_STR("choices"));
+    usage_only = lx_json_type(&doc, ch) == LX_JSON_ARRAY && lx_json_count(&doc, ch) == 0;
+out:
+    lx_json_release(&doc);
+    return usage_only;
+}
+
 static int on_sse_event(void *ctx, const struct lx_sse_event *ev)
 {
     struct relay *r = ctx;
@@ -132,6 +192,8 @@ static int on_sse_event(void *ctx, const struct lx_sse_event *ev)
         r->done_seen = true;
     else if (lx_str_starts_with(ev->data, LX_STR("{\"error\"")))
         r->upstream_error_seen = true; /* OpenAI's way to fail a started stream */
+    else if (has_usage_object(ev->data) && take_usage(r->g, ev->data) && r->usage_injected)
+        return LX_OK; /* the usage chunk we asked for; the client did not */
     return lx_sse_write_event(&r->out, ev->event, ev->data);
 }
 
@@ -251,6 +313,8 @@ static void finish_buffered(struct relay *r)
     }
     if (status >= 200 && status < 300 && r->want_stream && !r->upstream_sse)
         r->g->error_class = "upstream_not_streaming";
+    if (status >= 200 && status < 300)
+        take_usage(r->g, lx_buf_str(&r->body));
     r->g->status = status;
     if (status >= 400)
         r->g->error_class = r->g->error_class ? r->g->error_class : "upstream_status";
@@ -370,6 +434,12 @@ static int read_request(struct lx_gw_req *g, struct relay *r, struct lx_str body
     stream = lx_json_get(doc, 0, LX_STR("stream"));
     r->want_stream = stream >= 0 && lx_json_type(doc, stream) == LX_JSON_TRUE;
     g->stream = r->want_stream;
+    if (r->want_stream) {
+        int so = lx_json_get(doc, 0, LX_STR("stream_options"));
+        int iu = lx_json_get(doc, so, LX_STR("include_usage"));
+
+        r->client_wants_usage = lx_json_type(doc, iu) == LX_JSON_TRUE;
+    }
     return 0;
 }
 
@@ -430,6 +500,26 @@ static int pick_target(struct lx_gw_req *g, const struct lx_config_provider **pr
     return -1;
 }
 
+/* The client's stream_options with include_usage set to true: its other members are kept as
+ * they were written. */
+static void stream_options_with_usage(const struct lx_json *doc, struct lx_buf *out)
+{
+    int so = lx_json_get(doc, 0, LX_STR("stream_options"));
+
+    lx_buf_append_char(out, '{');
+    if (lx_json_type(doc, so) == LX_JSON_OBJECT) {
+        for (int k = lx_json_first(doc, so); k >= 0; k = lx_json_sibling(doc, so, k)) {
+            if (lx_json_str_eq(doc, k, LX_STR("include_usage")))
+                continue;
+            lx_buf_append_str(out, lx_json_raw(doc, k));
+            lx_buf_append_char(out, ':');
+            lx_buf_append_str(out, lx_json_raw(doc, k + 1));
+            lx_buf_append_char(out, ',');
+        }
+    }
+    lx_buf_append_cstr(out, "\"include_usage\":true}");
+}
+
 /* The provider's URL, headers and body for this request, all in the request arena. */
 static int build_upstream(struct lx_gw_req *g, struct relay *r,
                           const struct lx_config_provider *p, struct lx_str up_model,
@@ -479,23 +569,39 @@ static int build_upstream(struct lx_gw_req *g, struct relay *r,
         ur->idle_timeout_ms = t->idle_ms != d->idle_ms ? t->idle_ms : 0;
         ur->total_timeout_ms = t->total_ms != d->total_ms ? t->total_ms : 0;
     }
-    if (!lx_str_eq(up_model, g->model)) {
-        /* "openai/gpt-4o" reaches the provider as "gpt-4o": only that field changes, every
-         * other byte of the client's body is kept (DESIGN.md fast path) */
-        struct lx_buf v = LX_BUF_INIT(up_model.len * 6 + 16);
-        struct lx_json_edit edit = {LX_STR("model"), LX_STR_NULL};
-        int rc;
+    {
+        struct lx_json_edit edits[2];
+        struct lx_buf mv = LX_BUF_INIT(up_model.len * 6 + 16), so = LX_BUF_INIT(1u << 16);
+        size_t n = 0;
+        int rc = LX_OK;
 
-        lx_buf_append_char(&v, '"');
-        lx_json_escape(&v, up_model);
-        lx_buf_append_char(&v, '"');
-        edit.value = lx_buf_str(&v);
-        lx_buf_init(&r->up_body, ur->body.len + v.len + 64);
-        rc = v.err != LX_OK ? v.err : lx_json_splice(&r->doc, 0, &edit, 1, &r->up_body);
-        lx_buf_release(&v);
+        if (!lx_str_eq(up_model, g->model)) {
+            /* "openai/gpt-4o" reaches the provider as "gpt-4o" */
+            lx_buf_append_char(&mv, '"');
+            lx_json_escape(&mv, up_model);
+            lx_buf_append_char(&mv, '"');
+            edits[n++] = (struct lx_json_edit){LX_STR("model"), lx_buf_str(&mv)};
+        }
+        if (r->want_stream && !r->client_wants_usage) {
+            /* every stream reports its tokens; the usage-only chunk is kept from a client that
+             * did not ask for it (on_sse_event) */
+            stream_options_with_usage(&r->doc, &so);
+            edits[n++] = (struct lx_json_edit){LX_STR("stream_options"), lx_buf_str(&so)};
+            r->usage_injected = true;
+        }
+        if (n > 0) {
+            /* only these fields change: every other byte of the client's body is kept
+             * (DESIGN.md fast path) */
+            lx_buf_init(&r->up_body, ur->body.len + mv.len + so.len + 64);
+            rc = mv.err != LX_OK   ? mv.err
+                 : so.err != LX_OK ? so.err
+                                   : lx_json_splice(&r->doc, 0, edits, n, &r->up_body);
+            ur->body = lx_buf_str(&r->up_body);
+        }
+        lx_buf_release(&mv);
+        lx_buf_release(&so);
         if (rc != LX_OK)
             return rc;
-        ur->body = lx_buf_str(&r->up_body);
     }
     return LX_OK;
 }

@@ -77,8 +77,10 @@ def stream_fixture_events_identical():
                 "openai/chat_stream_parallel_tools_usage.sse", "mistral/chat_stream.sse",
                 "openrouter/chat_stream.sse", "azure/chat_stream.sse",
                 "ollama/openai_compat_stream_include_usage.sse"):
+        # include_usage as the fixtures were recorded: then nothing is held back
         status, h, evs = stream(port, "/v1/chat/completions",
-                                chat("mock:fixture=" + rel, True))
+                                chat("mock:fixture=" + rel, True,
+                                     stream_options={"include_usage": True}))
         eq(status, 200, rel)
         check(h["content-type"].startswith("text/event-stream"), rel)
         eq([d for _, d in evs], fixture_events(rel), rel)
@@ -291,6 +293,58 @@ def drain_on_sigterm_ends_streams_with_error_event():
     except OSError:
         pass
     mock.stop()
+
+
+def access_line(rid):
+    time.sleep(0.1)
+    lines = [json.loads(ln) for ln in _llmux.output().splitlines()
+             if ln.startswith("{") and rid in ln]
+    eq(len(lines), 1, rid)
+    return lines[0]
+
+
+@test
+def stream_usage_asked_for_and_kept_from_clients_that_did_not():
+    port = env()
+    rel = "openai/chat_stream_include_usage.sse"
+    fx = fixture_events(rel)
+    usage_chunk = [d for d in fx if b'"choices":[]' in d]
+    eq(len(usage_chunk), 1, "the fixture has one usage-only chunk")
+    # a client that did not ask: the chunk is not passed on, but the tokens are logged
+    status, h, evs = stream(port, "/v1/chat/completions", chat("mock:fixture=" + rel, True),
+                            headers={"X-Request-Id": "usage-1"})
+    eq([d for _, d in evs], [d for d in fx if d not in usage_chunk])
+    rec = access_line("usage-1")
+    eq((rec["prompt_tokens"], rec["completion_tokens"], rec["total_tokens"],
+        rec["reasoning_tokens"]), (12, 100, 112, 100))
+    # a client that asked gets every event
+    status, h, evs = stream(port, "/v1/chat/completions",
+                            chat("mock:fixture=" + rel, True,
+                                 stream_options={"include_usage": True}))
+    eq([d for _, d in evs], fx)
+
+
+@test
+def stream_options_spliced_with_other_members_kept():
+    port = env()
+    body = chat("mock:echo", True, stream_options={"include_obfuscation": False})
+    status, h, out = http(port, "POST", "/v1/chat/completions", body)
+    eq(status, 200, out[:200])
+    sent = json.loads(json.loads(out)["body"])
+    eq(sent["stream_options"], {"include_obfuscation": False, "include_usage": True})
+    eq(sent["messages"], body["messages"])
+
+
+@test
+def non_stream_usage_in_access_log():
+    port = env()
+    status, h, out = http(port, "POST", "/v1/chat/completions",
+                          chat("mock:fixture=openai/chat_basic_response.json"),
+                          headers={"X-Request-Id": "usage-2"})
+    eq(status, 200)
+    rec = access_line("usage-2")
+    eq((rec["prompt_tokens"], rec["completion_tokens"], rec["total_tokens"],
+        rec["cached_tokens"], rec["reasoning_tokens"]), (8, 377, 385, 0, 320))
 
 
 if __name__ == "__main__":
