@@ -221,24 +221,18 @@ void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const cha
     lx_send_openai_error(g->req, status, message, code);
 }
 
-static void route_health(struct lx_gw_req *g)
-{
-    g->route = "health";
-    g->status = 200;
-    g->t_first_byte_ns = lx_now_mono_ns();
-    lx__gw_access_log(g);
-    lx_http_resp_simple(g->req, 200, LX_STR("application/json"), LX_STR("{\"status\":\"ok\"}"));
-}
-
 struct route {
     const char *method, *path;
     void (*fn)(struct lx_gw_req *g);
 };
 
 static const struct route routes[] = {
-    {"GET", "/health", route_health},
+    {"GET", "/health", lx__gw_health},
     {"POST", "/v1/chat/completions", lx__gw_chat_completions},
     {"POST", "/chat/completions", lx__gw_chat_completions},
+    {"POST", "/v1/completions", lx__gw_completions},
+    {"POST", "/v1/embeddings", lx__gw_embeddings},
+    {"GET", "/v1/models", lx__gw_models},
 };
 
 void lx_gateway_handle(struct lx_http_req *req)

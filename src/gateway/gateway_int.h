@@ -37,6 +37,7 @@ struct lx_gw_req {
     const char *route;        /* "chat.completions", "health", ... for the access log */
     struct lx_str model;      /* as the client asked, for the access log */
     const char *provider;     /* the provider chosen (config name), NULL before routing */
+    const char *upstream_path; /* appended to the provider's base_url: "/chat/completions" */
     struct {                  /* tokens as the provider reported them; -1 = not reported */
         int64_t prompt, completion, total, cached, reasoning;
         bool have;
@@ -55,5 +56,9 @@ void lx__gw_access_log(const struct lx_gw_req *g);
 void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const char *code,
                  const char *error_class);
 void lx__gw_chat_completions(struct lx_gw_req *g);
+void lx__gw_completions(struct lx_gw_req *g);
+void lx__gw_embeddings(struct lx_gw_req *g);
+void lx__gw_models(struct lx_gw_req *g);
+void lx__gw_health(struct lx_gw_req *g);
 
 #endif /* LX_GATEWAY_INT_H */

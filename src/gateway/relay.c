@@ -1,5 +1,6 @@
-/* relay.c - POST /v1/chat/completions relayed to the one configured OpenAI-compatible
- * upstream, streaming or not. Runs on the request's loop thread.
+/* relay.c - POST /v1/chat/completions (and /v1/completions, /v1/embeddings) relayed to the
+ * OpenAI-compatible provider the configuration picks for the model, streaming or not. Runs
+ * on the request's loop thread.
  *
  * States (struct relay.state):
  *   UPSTREAM   transfer running, nothing sent to the client yet (a retry would still be safe)
@@ -432,7 +433,8 @@ static int read_request(struct lx_gw_req *g, struct relay *r, struct lx_str body
         return -1;
     }
     stream = lx_json_get(doc, 0, LX_STR("stream"));
-    r->want_stream = stream >= 0 && lx_json_type(doc, stream) == LX_JSON_TRUE;
+    r->want_stream = stream >= 0 && lx_json_type(doc, stream) == LX_JSON_TRUE &&
+                     strcmp(g->upstream_path, "/embeddings") != 0;
     g->stream = r->want_stream;
     if (r->want_stream) {
         int so = lx_json_get(doc, 0, LX_STR("stream_options"));
@@ -527,13 +529,14 @@ static int build_upstream(struct lx_gw_req *g, struct relay *r,
 {
     struct lx_arena *a = lx_http_req_arena(g->req);
     size_t base_len = strlen(p->base_url), nh = 0;
-    char *url = lx_arena_alloc(a, base_len + sizeof("/chat/completions"));
+    size_t path_len = strlen(g->upstream_path);
+    char *url = lx_arena_alloc(a, base_len + path_len + 1);
 
     r->up_headers = lx_arena_alloc(a, sizeof(struct lx_header) * (3 + p->n_headers));
     if (url == NULL || r->up_headers == NULL)
         return LX_ENOMEM;
     memcpy(url, p->base_url, base_len);
-    memcpy(url + base_len, "/chat/completions", sizeof("/chat/completions"));
+    memcpy(url + base_len, g->upstream_path, path_len + 1);
     r->up_headers[nh++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
     r->up_headers[nh++] = (struct lx_header){
         LX_STR("Accept"), r->want_stream ? LX_STR("text/event-stream") : LX_STR("application/json")};
@@ -555,7 +558,7 @@ static int build_upstream(struct lx_gw_req *g, struct relay *r,
     for (size_t i = 0; i < p->n_headers; i++)
         r->up_headers[nh++] = p->headers[i];
     ur->method = LX_STR("POST");
-    ur->url = lx_str_make(url, base_len + sizeof("/chat/completions") - 1);
+    ur->url = lx_str_make(url, base_len + path_len);
     ur->headers = r->up_headers;
     ur->n_headers = nh;
     ur->body = lx_http_req_body(g->req);
@@ -606,7 +609,9 @@ static int build_upstream(struct lx_gw_req *g, struct relay *r,
     return LX_OK;
 }
 
-void lx__gw_chat_completions(struct lx_gw_req *g)
+/* POST /v1/chat/completions, /v1/completions and /v1/embeddings: the same relay to the
+ * provider's path of the same name (embeddings never stream). */
+static void relay_start(struct lx_gw_req *g)
 {
     const struct lx_gateway *gw = g->w->gw;
     struct lx_arena *a = lx_http_req_arena(g->req);
@@ -617,7 +622,6 @@ void lx__gw_chat_completions(struct lx_gw_req *g)
     struct lx_str up_model;
     int rc;
 
-    g->route = "chat.completions";
     if (r == NULL) {
         lx__gw_fail(g, 503, "out of memory", NULL, "oom");
         return;
@@ -650,4 +654,25 @@ void lx__gw_chat_completions(struct lx_gw_req *g)
         lx__gw_fail(g, 502, "The upstream request could not be started.", "upstream_error",
                     "upstream_start");
     }
+}
+
+void lx__gw_chat_completions(struct lx_gw_req *g)
+{
+    g->route = "chat.completions";
+    g->upstream_path = "/chat/completions";
+    relay_start(g);
+}
+
+void lx__gw_completions(struct lx_gw_req *g)
+{
+    g->route = "completions";
+    g->upstream_path = "/completions";
+    relay_start(g);
+}
+
+void lx__gw_embeddings(struct lx_gw_req *g)
+{
+    g->route = "embeddings";
+    g->upstream_path = "/embeddings";
+    relay_start(g);
 }

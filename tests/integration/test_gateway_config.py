@@ -140,6 +140,36 @@ def sighup_reload_applies_to_new_requests_and_spares_streams():
     check(KEY_A not in lx.output() and KEY_B not in lx.output(), "a key reached the log")
 
 
+@test
+def models_health_completions_embeddings():
+    lx = env()
+    status, h, out = http(lx.port, "GET", "/v1/models")
+    eq(status, 200)
+    doc = json.loads(out)
+    eq(doc["object"], "list")
+    ids = [m["id"] for m in doc["data"]]
+    check("fast" in ids, ids)
+    check(all(m["object"] == "model" for m in doc["data"]), doc)
+    status, h, out = http(lx.port, "GET", "/health")
+    eq(status, 200)
+    doc = json.loads(out)
+    eq(doc["providers"]["a"], {"type": "openai", "enabled": True})
+    eq(sorted(doc["available_providers"]), ["a", "b"])
+    status, h, out = http(lx.port, "POST", "/v1/embeddings",
+                          {"model": "a/text-embedding-3-small", "input": "hi"})
+    eq(status, 200, out)
+    eq(json.loads(out)["object"], "list")
+    status, h, out = http(lx.port, "POST", "/v1/completions",
+                          {"model": "a/gpt-3.5-turbo-instruct", "prompt": "hi"})
+    eq(status, 200, out)
+    eq(json.loads(out)["object"], "text_completion")
+    status, h, evs = stream(lx.port, "/v1/completions",
+                            {"model": "a/mock:tokens=3,token-ms=5", "prompt": "hi",
+                             "stream": True})
+    eq(status, 200)
+    eq(evs[-1][1], b"[DONE]")
+
+
 def wait_log(lx, word, n, timeout=5.0):
     end = time.time() + timeout
     while time.time() < end:

@@ -92,4 +92,25 @@ test('truncated_stream_throws', async () => {
   assert(threw, 'a cut stream must surface as an error, not a clean end');
 });
 
+test('embeddings', async () => {
+  const r = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' });
+  eq(r.object, 'list', 'object');
+  assert(r.data[0].embedding.length > 0, 'empty embedding');
+});
+
+test('models_list', async () => {
+  const page = await client.models.list();
+  assert(Array.isArray(page.data), 'data is not a list');
+});
+
+test('unknown_route_is_not_found', async () => {
+  try {
+    await client.get('/nope');
+  } catch (e) {
+    assert(e instanceof OpenAI.NotFoundError, `got ${e.constructor.name}`);
+    return;
+  }
+  throw new Error('no error');
+});
+
 await run();
