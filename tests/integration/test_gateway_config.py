@@ -170,6 +170,39 @@ def models_health_completions_embeddings():
     eq(evs[-1][1], b"[DONE]")
 
 
+@test
+def reload_under_load_fails_nothing():
+    lx = env()
+    results = []
+    stop = threading.Event()
+
+    def client():
+        while not stop.is_set():
+            try:
+                st, h, out = http(lx.port, "POST", "/v1/chat/completions",
+                                  {"model": "fast", "messages": []}, timeout=10)
+                results.append(st)
+            except OSError as e:  # a refused or reset connection is a failure too
+                results.append(repr(e))
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for t in threads:
+        t.start()
+    before = sum(1 for ln in lx.output().splitlines() if "SIGHUP" in ln and "reloaded" in ln)
+    for i in range(10):
+        with open(_env["path"], "w") as f:
+            f.write(yaml("a/gpt-4o" if i % 2 else "b/gpt-4o"))
+        lx.signal(signal.SIGHUP)
+        wait_log(lx, "reloaded", before + i + 1)
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(15)
+    check(len(results) > 50, "too few requests during the reloads: %d" % len(results))
+    bad = [r for r in results if r != 200]
+    eq(bad, [], "requests failed during reloads")
+
+
 def wait_log(lx, word, n, timeout=5.0):
     end = time.time() + timeout
     while time.time() < end:
