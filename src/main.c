@@ -20,33 +20,34 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: llmux serve [options]\n"
-          "       llmux check-config FILE [--print]\n"
-          "       llmux version\n"
-          "\n"
-          "options:\n"
-          "  -c, --config FILE         YAML configuration (docs/configuration-file.md);\n"
-          "                            SIGHUP reloads it. Flags below override the file.\n"
-          "  --listen HOST:PORT        address to listen on (default 127.0.0.1:4000)\n"
-          "  --workers N               worker threads, one loop each (default: CPUs)\n"
-          "  --upstream URL            one OpenAI-compatible base URL for every model (instead\n"
-          "                            of --config; key from LLMUX_UPSTREAM_KEY/OPENAI_API_KEY)\n"
-          "  --ca-file FILE            CA bundle for upstream TLS (default: system store)\n"
-          "  --max-body BYTES          largest request body (default 33554432)\n"
-          "  --header-timeout-ms MS    (default 10000)   --body-timeout-ms MS (default 30000)\n"
-          "  --keepalive-timeout-ms MS (default 60000)   --send-timeout-ms MS (default 60000)\n"
-          "  --drain-timeout-ms MS     on SIGTERM, how long requests in flight get (default 30000)\n"
-          "  --connect-timeout-ms MS   upstream connect (default 5000)\n"
-          "  --first-byte-timeout-ms MS upstream first byte (default 120000)\n"
-          "  --idle-timeout-ms MS      upstream idle between reads (default 60000)\n"
-          "  --total-timeout-ms MS     upstream whole exchange (default 600000)\n"
-          "  --log-level LEVEL         debug, info, warn, error, off (default info)\n"
-          "  --answer-half-closed      keep answering a client that half-closed its side\n"
-          "                            (default: its EOF cancels the request)\n"
-          "\n"
-          "without --config or --upstream, providers come from the usual environment\n"
-          "variables (OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY ...).\n",
-          f);
+    fputs(
+        "usage: llmux serve [options]\n"
+        "       llmux check-config FILE [--print]\n"
+        "       llmux version\n"
+        "\n"
+        "options:\n"
+        "  -c, --config FILE         YAML configuration (docs/configuration-file.md);\n"
+        "                            SIGHUP reloads it. Flags below override the file.\n"
+        "  --listen HOST:PORT        address to listen on (default 127.0.0.1:4000)\n"
+        "  --workers N               worker threads, one loop each (default: CPUs)\n"
+        "  --upstream URL            one OpenAI-compatible base URL for every model (instead\n"
+        "                            of --config; key from LLMUX_UPSTREAM_KEY/OPENAI_API_KEY)\n"
+        "  --ca-file FILE            CA bundle for upstream TLS (default: system store)\n"
+        "  --max-body BYTES          largest request body (default 33554432)\n"
+        "  --header-timeout-ms MS    (default 10000)   --body-timeout-ms MS (default 30000)\n"
+        "  --keepalive-timeout-ms MS (default 60000)   --send-timeout-ms MS (default 60000)\n"
+        "  --drain-timeout-ms MS     on SIGTERM, how long requests in flight get (default 30000)\n"
+        "  --connect-timeout-ms MS   upstream connect (default 5000)\n"
+        "  --first-byte-timeout-ms MS upstream first byte (default 120000)\n"
+        "  --idle-timeout-ms MS      upstream idle between reads (default 60000)\n"
+        "  --total-timeout-ms MS     upstream whole exchange (default 600000)\n"
+        "  --log-level LEVEL         debug, info, warn, error, off (default info)\n"
+        "  --answer-half-closed      keep answering a client that half-closed its side\n"
+        "                            (default: its EOF cancels the request)\n"
+        "\n"
+        "without --config or --upstream, providers come from the usual environment\n"
+        "variables (OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY ...).\n",
+        f);
 }
 
 /* "host:port", "[::1]:port" or ":port". 0 or -1. */
@@ -82,8 +83,8 @@ static int parse_listen(const char *s, char *host, size_t host_len, unsigned *po
 static int parse_uint(const char *name, const char *s, uint64_t max, uint64_t *out)
 {
     if (lx_str_to_u64(lx_str_cstr(s), out) != LX_OK || *out > max) {
-        fprintf(stderr, "llmux: %s: not a number up to %llu: %s\n", name,
-                (unsigned long long)max, s);
+        fprintf(stderr, "llmux: %s: not a number up to %llu: %s\n", name, (unsigned long long)max,
+                s);
         return -1;
     }
     return 0;
@@ -181,7 +182,8 @@ static int config_for_upstream(const char *url, struct lx_config **out, struct l
     while (len > 0 && url[len - 1] == '/')
         len--;
     /* a bare origin gets the OpenAI path, like an SDK's base_url */
-    lx_buf_appendf(&y, "providers:\n  - name: upstream\n    type: openai\n    base_url: \"%.*s%s\"\n",
+    lx_buf_appendf(&y,
+                   "providers:\n  - name: upstream\n    type: openai\n    base_url: \"%.*s%s\"\n",
                    (int)len, url, rest && strchr(rest + 3, '/') == NULL ? "/v1" : "");
     if (key_var)
         lx_buf_appendf(&y, "    keys: [\"${%s}\"]\n", key_var);
@@ -378,8 +380,9 @@ static int serve(int argc, char **argv)
     gc.upstream.total_timeout_ms = FLAG_OR(&f, OPT_TOTAL_TO, cfg->upstream.timeouts.total_ms);
     if (!is_loopback(f.host)) {
         /* client authentication is not enforced yet: never expose the providers' keys */
-        fprintf(stderr, "llmux: refusing to listen on %s: until client authentication is "
-                        "enforced llmux only listens on loopback\n",
+        fprintf(stderr,
+                "llmux: refusing to listen on %s: until client authentication is "
+                "enforced llmux only listens on loopback\n",
                 f.host);
         lx_config_unref(cfg);
         return 2;

@@ -1,6 +1,7 @@
 /* errors.c - OpenAI-shaped error bodies (errors.h). Runs on the request's loop thread. */
 #include "gateway/errors.h"
 
+#include "core/common.h"
 #include "core/escape.h"
 
 const char *lx_openai_error_type(int status)
@@ -31,8 +32,7 @@ const char *lx_openai_error_type(int status)
     }
 }
 
-int lx_openai_error_json(struct lx_buf *b, const char *message, const char *type,
-                         const char *code)
+int lx_openai_error_json(struct lx_buf *b, const char *message, const char *type, const char *code)
 {
     lx_buf_append_cstr(b, "{\"error\":{\"message\":\"");
     lx_json_escape(b, lx_str_cstr(message));
@@ -51,29 +51,30 @@ int lx_openai_error_json(struct lx_buf *b, const char *message, const char *type
 }
 
 void lx_write_openai_error(struct lx_http_req *req, int status, const char *message,
-                           const char *code)
+                           const char *code, const struct lx_header *extra, size_t n_extra)
 {
     static const struct lx_str fallback =
         LX_STR_INIT("{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\","
                     "\"param\":null,\"code\":null}}");
-    const char *rid = lx_http_req_data(req) ? lx_http_req_data(req) : NULL;
-    struct lx_header h[2] = {{LX_STR("Content-Type"), LX_STR("application/json")},
-                             {LX_STR("X-Request-Id"), lx_str_cstr(rid)}};
+    struct lx_header h[8] = {{LX_STR("Content-Type"), LX_STR("application/json")}};
     struct lx_buf b = LX_BUF_INIT(4096);
     struct lx_str body = fallback;
+    size_t n = 1;
 
+    for (size_t i = 0; i < n_extra && n < LX_ARRAY_SIZE(h); i++)
+        h[n++] = extra[i];
     if (lx_openai_error_json(&b, message, lx_openai_error_type(status), code) == LX_OK)
         body = lx_buf_str(&b);
     else
         status = 500;
-    if (lx_http_resp_start(req, status, h, rid ? 2 : 1, (int64_t)body.len) == LX_OK)
+    if (lx_http_resp_start(req, status, h, n, (int64_t)body.len) == LX_OK)
         lx_http_resp_write(req, body);
     lx_buf_release(&b);
 }
 
 void lx_send_openai_error(struct lx_http_req *req, int status, const char *message,
-                          const char *code)
+                          const char *code, const struct lx_header *extra, size_t n_extra)
 {
-    lx_write_openai_error(req, status, message, code);
+    lx_write_openai_error(req, status, message, code, extra, n_extra);
     lx_http_resp_end(req, false);
 }

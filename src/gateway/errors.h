@@ -11,15 +11,13 @@
 /* The OpenAI "type" for a status: invalid_request_error, authentication_error, ... */
 const char *lx_openai_error_type(int status);
 /* Appends the error object to b; code may be NULL (written as null). Returns b->err. */
-int lx_openai_error_json(struct lx_buf *b, const char *message, const char *type,
-                         const char *code);
-/* Starts a JSON error response and writes its body; the caller ends the request. If the
- * request's data (lx_http_req_set_data) is set, it must start with the NUL-terminated request
- * id, which is echoed in X-Request-Id (struct lx_gw_req keeps it first for that reason). */
+int lx_openai_error_json(struct lx_buf *b, const char *message, const char *type, const char *code);
+/* Starts a JSON error response, with the extra headers given (X-Request-Id, CORS), and writes
+ * its body; the caller ends the request. */
 void lx_write_openai_error(struct lx_http_req *req, int status, const char *message,
-                           const char *code);
+                           const char *code, const struct lx_header *extra, size_t n_extra);
 /* Sends a complete JSON error response and ends the request. */
 void lx_send_openai_error(struct lx_http_req *req, int status, const char *message,
-                          const char *code);
+                          const char *code, const struct lx_header *extra, size_t n_extra);
 
 #endif /* LX_GATEWAY_ERRORS_H */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/common.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "gateway/errors.h"
@@ -139,10 +140,43 @@ static bool sane_request_id(struct lx_str s)
     return true;
 }
 
-static void release_cfg(void *cfg)
+/* An Origin the configuration's cors.origins lists ("*" allows any). */
+static bool cors_allowed(const struct lx_config *cfg, struct lx_str origin)
 {
-    lx_config_unref(cfg);
+    if (origin.len == 0)
+        return false;
+    for (size_t i = 0; i < cfg->cors.n_origins; i++)
+        if (strcmp(cfg->cors.origins[i], "*") == 0 ||
+            lx_str_eq(origin, lx_str_cstr(cfg->cors.origins[i])))
+            return true;
+    return false;
 }
+
+/* OPTIONS preflight: 204 with what the browser may send, when the origin is allowed. */
+static void preflight(struct lx_gw_req *g)
+{
+    static const struct lx_header h[] = {
+        {LX_STR_INIT("Access-Control-Allow-Methods"), LX_STR_INIT("GET, POST, OPTIONS")},
+        {LX_STR_INIT("Access-Control-Allow-Headers"),
+         LX_STR_INIT("Authorization, Content-Type, X-Api-Key, X-Auth-Token, X-Request-Id, "
+                     "X-Provider, X-Provider-Key, OpenAI-Organization, OpenAI-Project, "
+                     "anthropic-version, x-goog-api-key")},
+        {LX_STR_INIT("Access-Control-Max-Age"), LX_STR_INIT("600")},
+    };
+
+    g->route = "preflight";
+    if (g->cors_origin.len == 0) {
+        lx__gw_fail(g, 403, "This origin is not allowed (cors.origins).", "cors_forbidden", "cors");
+        return;
+    }
+    g->status = 204;
+    g->t_first_byte_ns = lx_now_mono_ns();
+    lx__gw_access_log(g);
+    lx__gw_resp_start(g, 204, h, LX_ARRAY_SIZE(h), 0);
+    lx_http_resp_end(g->req, false);
+}
+
+static void release_cfg(void *cfg) { lx_config_unref(cfg); }
 
 struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req)
 {
@@ -170,7 +204,29 @@ struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req)
         return NULL;
     }
     lx_http_req_set_data(req, g);
+    g->extra[g->n_extra++] = (struct lx_header){LX_STR("X-Request-Id"), lx_str_cstr(g->id)};
+    if (cors_allowed(g->cfg, lx_http_req_header(req, LX_STR("origin")))) {
+        g->cors_origin = lx_http_req_header(req, LX_STR("origin"));
+        g->extra[g->n_extra++] =
+            (struct lx_header){LX_STR("Access-Control-Allow-Origin"), g->cors_origin};
+        g->extra[g->n_extra++] =
+            (struct lx_header){LX_STR("Access-Control-Expose-Headers"), LX_STR("X-Request-Id")};
+        g->extra[g->n_extra++] = (struct lx_header){LX_STR("Vary"), LX_STR("Origin")};
+    }
     return g;
+}
+
+int lx__gw_resp_start(struct lx_gw_req *g, int status, const struct lx_header *h, size_t n,
+                      int64_t content_length)
+{
+    struct lx_header all[12];
+    size_t k = 0;
+
+    for (size_t i = 0; i < n && k < LX_ARRAY_SIZE(all) - LX_ARRAY_SIZE(g->extra); i++)
+        all[k++] = h[i];
+    for (size_t i = 0; i < g->n_extra; i++)
+        all[k++] = g->extra[i];
+    return lx_http_resp_start(g->req, status, all, k, content_length);
 }
 
 void lx__gw_access_log(const struct lx_gw_req *g)
@@ -218,7 +274,7 @@ void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const cha
     if (g->t_first_byte_ns == 0)
         g->t_first_byte_ns = lx_now_mono_ns();
     lx__gw_access_log(g);
-    lx_send_openai_error(g->req, status, message, code);
+    lx_send_openai_error(g->req, status, message, code, g->extra, g->n_extra);
 }
 
 struct route {
@@ -242,7 +298,7 @@ void lx_gateway_handle(struct lx_http_req *req)
     bool path_known = false;
 
     if (g == NULL) {
-        lx_send_openai_error(req, 503, "out of memory", NULL);
+        lx_send_openai_error(req, 503, "out of memory", NULL, NULL, 0);
         return;
     }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -256,6 +312,10 @@ void lx_gateway_handle(struct lx_http_req *req)
         }
     }
     g->route = "none";
+    if (lx_str_eq(h->method, LX_STR("OPTIONS")) && g->cfg->cors.n_origins > 0) {
+        preflight(g);
+        return;
+    }
     if (path_known)
         lx__gw_fail(g, 405, "Method not allowed for this endpoint.", "method_not_allowed",
                     "method_not_allowed");

@@ -11,7 +11,7 @@
 struct lx_gateway {
     struct lx_gateway_config conf; /* conf.upstream.ca_file points at ca_file */
     char *ca_file;
-    struct lx_config_slot slot;    /* the current configuration snapshot */
+    struct lx_config_slot slot; /* the current configuration snapshot */
 };
 
 struct lx_gateway_worker {
@@ -19,8 +19,8 @@ struct lx_gateway_worker {
     uv_loop_t *loop;
     unsigned index;
     struct lx_upstream_ctx *up;
-    uint64_t rng;      /* xorshift state for request ids */
-    uint64_t served;   /* requests finished on this worker */
+    uint64_t rng;             /* xorshift state for request ids */
+    uint64_t served;          /* requests finished on this worker */
     struct lx_buf access_log; /* lines of this loop iteration, written by flush_check */
     uv_check_t flush_check;   /* after each poll: one write(2) for all finished requests */
 };
@@ -29,28 +29,34 @@ struct lx_gateway_worker {
 struct relay;
 
 struct lx_gw_req {
-    char id[40];              /* first: errors.c reads it as the request id (X-Request-Id) */
+    char id[40];               /* X-Request-Id: the client's (if sane) or "req_<hex>" */
+    struct lx_str cors_origin; /* the client's Origin when the configuration allows it */
+    struct lx_header extra[4]; /* X-Request-Id and CORS headers for every response */
+    size_t n_extra;
     struct lx_http_req *req;
     struct lx_gateway_worker *w;
     uint64_t t_start_ns;
-    uint64_t t_first_byte_ns; /* first byte of the response to the client; 0 = none yet */
-    const char *route;        /* "chat.completions", "health", ... for the access log */
-    struct lx_str model;      /* as the client asked, for the access log */
-    const char *provider;     /* the provider chosen (config name), NULL before routing */
+    uint64_t t_first_byte_ns;  /* first byte of the response to the client; 0 = none yet */
+    const char *route;         /* "chat.completions", "health", ... for the access log */
+    struct lx_str model;       /* as the client asked, for the access log */
+    const char *provider;      /* the provider chosen (config name), NULL before routing */
     const char *upstream_path; /* appended to the provider's base_url: "/chat/completions" */
-    struct {                  /* tokens as the provider reported them; -1 = not reported */
+    struct {                   /* tokens as the provider reported them; -1 = not reported */
         int64_t prompt, completion, total, cached, reasoning;
         bool have;
     } usage;
-    int status;               /* status sent to the client */
-    int upstream_status;      /* 0 = no upstream response */
-    const char *error_class;  /* NULL, or a short name: "upstream_timeout", "bad_json" ... */
+    int status;              /* status sent to the client */
+    int upstream_status;     /* 0 = no upstream response */
+    const char *error_class; /* NULL, or a short name: "upstream_timeout", "bad_json" ... */
     bool stream;
-    struct relay *relay;      /* relay.c's state for a relayed request */
-    struct lx_config *cfg;    /* the snapshot this request runs on; unref'd with the arena */
+    struct relay *relay;   /* relay.c's state for a relayed request */
+    struct lx_config *cfg; /* the snapshot this request runs on; unref'd with the arena */
 };
 
 struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req);
+/* Starts a response with h plus the request's extra headers (X-Request-Id, CORS). */
+int lx__gw_resp_start(struct lx_gw_req *g, int status, const struct lx_header *h, size_t n,
+                      int64_t content_length);
 void lx__gw_access_log(const struct lx_gw_req *g);
 /* Sends an OpenAI error, records it for the access log, ends the request. */
 void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const char *code,

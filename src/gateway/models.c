@@ -8,8 +8,7 @@
 
 static void send_json(struct lx_gw_req *g, struct lx_buf *b)
 {
-    struct lx_header h[2] = {{LX_STR("Content-Type"), LX_STR("application/json")},
-                             {LX_STR("X-Request-Id"), lx_str_cstr(g->id)}};
+    struct lx_header h = {LX_STR("Content-Type"), LX_STR("application/json")};
 
     if (b->err != LX_OK) {
         lx__gw_fail(g, 503, "out of memory", NULL, "oom");
@@ -18,7 +17,7 @@ static void send_json(struct lx_gw_req *g, struct lx_buf *b)
     g->status = 200;
     g->t_first_byte_ns = lx_now_mono_ns();
     lx__gw_access_log(g);
-    if (lx_http_resp_start(g->req, 200, h, 2, (int64_t)b->len) == LX_OK)
+    if (lx__gw_resp_start(g, 200, &h, 1, (int64_t)b->len) == LX_OK)
         lx_http_resp_write(g->req, lx_buf_str(b));
     lx_http_resp_end(g->req, false);
 }

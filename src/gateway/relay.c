@@ -20,15 +20,15 @@
 
 #include "core/buf.h"
 #include "core/common.h"
+#include "core/escape.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "gateway/errors.h"
 #include "gateway/gateway_int.h"
-#include "core/escape.h"
-#include "json/json.h"
-#include "json/splice.h"
 #include "sse/sse.h"
 #include "sse/writer.h"
+#include "json/json.h"
+#include "json/splice.h"
 
 enum relay_state {
     RELAY_UPSTREAM = 0,
@@ -44,25 +44,25 @@ struct relay {
     struct lx_gw_req *g;
     struct lx_upstream *up;
     enum relay_state state;
-    bool want_stream;   /* the client asked for "stream": true */
-    bool upstream_sse;  /* the upstream answered 2xx text/event-stream */
-    bool done_seen;     /* upstream sent data: [DONE] */
-    bool paused;        /* upstream reading stopped for back-pressure */
+    bool want_stream;         /* the client asked for "stream": true */
+    bool upstream_sse;        /* the upstream answered 2xx text/event-stream */
+    bool done_seen;           /* upstream sent data: [DONE] */
+    bool paused;              /* upstream reading stopped for back-pressure */
     bool upstream_error_seen; /* the upstream sent its own error event */
     bool client_wants_usage;  /* stream_options.include_usage was true in the client's body */
     bool usage_injected;      /* we asked the upstream for usage: its usage-only chunk is ours */
-    bool client_started; /* our response head went out: errors now travel as SSE events */
-    int abort_reason;   /* 0, or why the server aborted the client side */
+    bool client_started;      /* our response head went out: errors now travel as SSE events */
+    int abort_reason;         /* 0, or why the server aborted the client side */
     struct lx_str content_type;
     struct lx_str retry_after; /* kept for the client on 429/503 */
-    struct lx_buf body; /* non-streamed response (or an error body), bounded */
-    size_t send_off;    /* SENDING: bytes of body already handed to the server */
-    struct lx_buf out;  /* SSE events to send, batched per upstream read */
+    struct lx_buf body;        /* non-streamed response (or an error body), bounded */
+    size_t send_off;           /* SENDING: bytes of body already handed to the server */
+    struct lx_buf out;         /* SSE events to send, batched per upstream read */
     struct lx_sse_parser sse;
-    struct lx_json doc;       /* the client's body, tokenized (in the request arena) */
-    struct lx_buf up_body;    /* the body for the provider when it differs from the client's */
+    struct lx_json doc;    /* the client's body, tokenized (in the request arena) */
+    struct lx_buf up_body; /* the body for the provider when it differs from the client's */
     struct lx_header *up_headers;
-    char *auth_value;         /* "Bearer <key>" in the arena; wiped when the arena goes */
+    char *auth_value; /* "Bearer <key>" in the arena; wiped when the arena goes */
 };
 
 static void relay_end(struct relay *r, bool abort_conn)
@@ -90,13 +90,9 @@ static int start_stream(struct relay *r)
         {LX_STR_INIT("Cache-Control"), LX_STR_INIT("no-cache")},
         {LX_STR_INIT("X-Accel-Buffering"), LX_STR_INIT("no")},
     };
-    struct lx_header hs[4];
     int rc;
 
-    memcpy(hs, h, sizeof(h));
-    hs[3].name = LX_STR("X-Request-Id");
-    hs[3].value = lx_str_cstr(r->g->id);
-    rc = lx_http_resp_start(r->g->req, 200, hs, 4, -1);
+    rc = lx__gw_resp_start(r->g, 200, h, LX_ARRAY_SIZE(h), -1);
     r->g->status = 200;
     r->client_started = true;
     if (r->state == RELAY_UPSTREAM)
@@ -157,8 +153,7 @@ static bool take_usage(struct lx_gw_req *g, struct lx_str json)
     int u, ch;
 
     lx_json_init(&doc, NULL);
-    if (lx_json_parse(&doc, json.ptr, json.len) != LX_OK ||
-        lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+    if (lx_json_parse(&doc, json.ptr, json.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto out;
     u = lx_json_get(&doc, 0, LX_STR("usage"));
     if (lx_json_type(&doc, u) != LX_JSON_OBJECT)
@@ -166,8 +161,8 @@ static bool take_usage(struct lx_gw_req *g, struct lx_str json)
     g->usage.prompt = usage_field(&doc, u, "prompt_tokens");
     g->usage.completion = usage_field(&doc, u, "completion_tokens");
     g->usage.total = usage_field(&doc, u, "total_tokens");
-    g->usage.cached = usage_field(&doc, lx_json_get(&doc, u, LX_STR("prompt_tokens_details")),
-                                  "cached_tokens");
+    g->usage.cached =
+        usage_field(&doc, lx_json_get(&doc, u, LX_STR("prompt_tokens_details")), "cached_tokens");
     g->usage.reasoning = usage_field(
         &doc, lx_json_get(&doc, u, LX_STR("completion_tokens_details")), "reasoning_tokens");
     g->usage.have = true;
@@ -297,9 +292,9 @@ static void pump_body(struct relay *r)
 /* A complete non-streamed answer, or an upstream error before any byte reached the client. */
 static void finish_buffered(struct relay *r)
 {
-    struct lx_header h[3] = {
-        {LX_STR("Content-Type"), r->content_type.len ? r->content_type : LX_STR("application/json")},
-        {LX_STR("X-Request-Id"), lx_str_cstr(r->g->id)},
+    struct lx_header h[2] = {
+        {LX_STR("Content-Type"),
+         r->content_type.len ? r->content_type : LX_STR("application/json")},
         {LX_STR("Retry-After"), r->retry_after},
     };
     int status = r->g->upstream_status;
@@ -308,7 +303,7 @@ static void finish_buffered(struct relay *r)
         r->g->status = 502;
         r->g->error_class = "upstream_too_big";
         lx_write_openai_error(r->g->req, 502, "The upstream response was too large.",
-                             "upstream_too_big");
+                              "upstream_too_big", r->g->extra, r->g->n_extra);
         relay_end(r, false);
         return;
     }
@@ -320,8 +315,8 @@ static void finish_buffered(struct relay *r)
     if (status >= 400)
         r->g->error_class = r->g->error_class ? r->g->error_class : "upstream_status";
     mark_first_byte(r);
-    if (lx_http_resp_start(r->g->req, status, h, r->retry_after.len ? 3 : 2,
-                           (int64_t)r->body.len) != LX_OK) {
+    if (lx__gw_resp_start(r->g, status, h, r->retry_after.len ? 2 : 1, (int64_t)r->body.len) !=
+        LX_OK) {
         relay_end(r, true);
         return;
     }
@@ -344,7 +339,8 @@ static void on_up_done(struct lx_upstream *up, const struct lx_err *err)
     if (r->abort_reason == LX_ESHUTDOWN && !r->client_started) {
         r->g->status = 503;
         r->g->error_class = "shutdown";
-        lx_write_openai_error(r->g->req, 503, "The server is shutting down.", "server_shutdown");
+        lx_write_openai_error(r->g->req, 503, "The server is shutting down.", "server_shutdown",
+                              r->g->extra, r->g->n_extra);
         relay_end(r, false);
         return;
     }
@@ -358,8 +354,9 @@ static void on_up_done(struct lx_upstream *up, const struct lx_err *err)
         r->g->status = err->http_status ? err->http_status : 502;
         r->g->error_class = err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_unreachable";
         lx_write_openai_error(r->g->req, r->g->status,
-                             err->msg[0] ? err->msg : "The upstream request failed.",
-                             err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_error");
+                              err->msg[0] ? err->msg : "The upstream request failed.",
+                              err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_error",
+                              r->g->extra, r->g->n_extra);
         relay_end(r, false);
         return;
     }
@@ -411,21 +408,19 @@ static int read_request(struct lx_gw_req *g, struct relay *r, struct lx_str body
     rc = lx_json_parse(doc, body.ptr, body.len);
     if (rc != LX_OK) {
         lx__gw_fail(g, 400,
-                    rc == LX_EDUPKEY ? "The request body has a duplicate key."
+                    rc == LX_EDUPKEY  ? "The request body has a duplicate key."
                     : rc == LX_EDEPTH ? "The request body is nested too deeply."
                                       : "We could not parse the JSON body of your request.",
                     "invalid_json", "bad_json");
         return -1;
     }
     if (lx_json_type(doc, 0) != LX_JSON_OBJECT) {
-        lx__gw_fail(g, 400, "The request body must be a JSON object.", "invalid_json",
-                    "bad_json");
+        lx__gw_fail(g, 400, "The request body must be a JSON object.", "invalid_json", "bad_json");
         return -1;
     }
     model = lx_json_get(doc, 0, LX_STR("model"));
     if (model < 0 || lx_json_type(doc, model) != LX_JSON_STRING) {
-        lx__gw_fail(g, 400, "You must provide a model parameter.", "missing_model",
-                    "bad_request");
+        lx__gw_fail(g, 400, "You must provide a model parameter.", "missing_model", "bad_request");
         return -1;
     }
     if (lx_json_str(doc, model, lx_http_req_arena(g->req), &g->model) != LX_OK) {
@@ -523,9 +518,8 @@ static void stream_options_with_usage(const struct lx_json *doc, struct lx_buf *
 }
 
 /* The provider's URL, headers and body for this request, all in the request arena. */
-static int build_upstream(struct lx_gw_req *g, struct relay *r,
-                          const struct lx_config_provider *p, struct lx_str up_model,
-                          struct lx_upstream_req *ur)
+static int build_upstream(struct lx_gw_req *g, struct relay *r, const struct lx_config_provider *p,
+                          struct lx_str up_model, struct lx_upstream_req *ur)
 {
     struct lx_arena *a = lx_http_req_arena(g->req);
     size_t base_len = strlen(p->base_url), nh = 0;
@@ -538,8 +532,9 @@ static int build_upstream(struct lx_gw_req *g, struct relay *r,
     memcpy(url, p->base_url, base_len);
     memcpy(url + base_len, g->upstream_path, path_len + 1);
     r->up_headers[nh++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
-    r->up_headers[nh++] = (struct lx_header){
-        LX_STR("Accept"), r->want_stream ? LX_STR("text/event-stream") : LX_STR("application/json")};
+    r->up_headers[nh++] =
+        (struct lx_header){LX_STR("Accept"), r->want_stream ? LX_STR("text/event-stream")
+                                                            : LX_STR("application/json")};
     if (p->n_keys > 0) {
         size_t klen = strlen(p->keys[0]);
 

@@ -32,7 +32,10 @@ def yaml(alias_target):
             "    targets: [\"%s\"]\n"
             "routes:\n"
             "  - match: \"gpt-*\"\n"
-            "    provider: a\n") % (_env["ma"].port, _env["mb"].port, alias_target)
+            "    provider: a\n"
+            "cors:\n"
+            "  origins: [\"https://app.example\"]\n") % (_env["ma"].port, _env["mb"].port,
+                                                       alias_target)
 
 
 def env():
@@ -201,6 +204,31 @@ def reload_under_load_fails_nothing():
     check(len(results) > 50, "too few requests during the reloads: %d" % len(results))
     bad = [r for r in results if r != 200]
     eq(bad, [], "requests failed during reloads")
+
+
+@test
+def cors_preflight_and_headers():
+    lx = env()
+    st, h, out = http(lx.port, "OPTIONS", "/v1/chat/completions",
+                      headers={"Origin": "https://app.example",
+                               "Access-Control-Request-Method": "POST"})
+    eq(st, 204)
+    eq(h.get("access-control-allow-origin"), "https://app.example")
+    check("POST" in h.get("access-control-allow-methods", ""), h)
+    check("authorization" in h.get("access-control-allow-headers", "").lower(), h)
+    st, h, out = http(lx.port, "OPTIONS", "/v1/chat/completions",
+                      headers={"Origin": "https://evil.example"})
+    eq(st, 403)
+    check("access-control-allow-origin" not in h, h)
+    st, h, out = http(lx.port, "POST", "/v1/chat/completions", {"model": "nosuch"},
+                      headers={"Origin": "https://app.example"})
+    eq(st, 404)
+    eq(h.get("access-control-allow-origin"), "https://app.example")
+    check(h.get("x-request-id"), "X-Request-Id on errors")
+    st, h, out = http(lx.port, "POST", "/v1/chat/completions",
+                      {"model": "a/gpt-4o", "messages": []}, headers={"Origin": "https://x.example"})
+    eq(st, 200)
+    check("access-control-allow-origin" not in h, "CORS header for a foreign origin")
 
 
 def wait_log(lx, word, n, timeout=5.0):
