@@ -122,6 +122,25 @@ def upstream_errors_keep_status_and_body():
 
 
 @test
+def every_compatible_provider_error_fixture_passes_through():
+    port = env()
+    n = 0
+    for prov in ("openai", "azure", "mistral", "openrouter", "ollama"):
+        d = os.path.join(FIXTURES, prov)
+        for name in sorted(os.listdir(d)):
+            if not (name.startswith("error_") and name.endswith(".json")):
+                continue
+            code = int(name.split("_")[1].split(".")[0])
+            raw = open(os.path.join(d, name), "rb").read()
+            status, h, body = http(port, "POST", "/v1/chat/completions",
+                                   chat("mock:fixture=%s/%s" % (prov, name)))
+            eq(status, code, name)
+            eq(body, raw, "%s/%s must reach the client unchanged" % (prov, name))
+            n += 1
+    check(n >= 15, "only %d error fixtures" % n)
+
+
+@test
 def bad_requests_are_openai_errors():
     port = env()
     cases = [(b'{"model":"x",', 400, "invalid_json"),
