@@ -378,11 +378,11 @@ static int serve(int argc, char **argv)
         FLAG_OR(&f, OPT_FIRST_BYTE_TO, cfg->upstream.timeouts.first_byte_ms);
     gc.upstream.idle_timeout_ms = FLAG_OR(&f, OPT_IDLE_TO, cfg->upstream.timeouts.idle_ms);
     gc.upstream.total_timeout_ms = FLAG_OR(&f, OPT_TOTAL_TO, cfg->upstream.timeouts.total_ms);
-    if (!is_loopback(f.host)) {
-        /* client authentication is not enforced yet: never expose the providers' keys */
-        fprintf(stderr,
-                "llmux: refusing to listen on %s: until client authentication is "
-                "enforced llmux only listens on loopback\n",
+    if (!is_loopback(f.host) && cfg->master_key == NULL && f.set[OPT_LISTEN]) {
+        /* a file that listens beyond loopback without a master key must say `auth: none`
+         * (the loader checks it); a --listen flag cannot say it, so it is refused */
+        fprintf(stderr, "llmux: refusing to listen on %s without a master key; set master_key "
+                        "(or `auth: none` and the address in the configuration file)\n",
                 f.host);
         lx_config_unref(cfg);
         return 2;

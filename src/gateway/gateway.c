@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "core/alloc.h"
 #include "core/common.h"
 #include "core/log.h"
@@ -245,6 +246,8 @@ void lx__gw_access_log(const struct lx_gw_req *g)
         lx_log_str(&l, "model", g->model);
     if (g->provider)
         lx_log_cstr(&l, "provider", g->provider);
+    if (g->attempts > 1)
+        lx_log_uint(&l, "attempts", g->attempts);
     lx_log_bool(&l, "stream", g->stream);
     lx_log_int(&l, "status", g->status);
     if (g->upstream_status)
@@ -277,18 +280,36 @@ void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const cha
     lx_send_openai_error(g->req, status, message, code, g->extra, g->n_extra);
 }
 
+/* The master key (auth/auth.h: Bearer, x-api-key, X-AUTH-TOKEN or ?auth_token=, compared in
+ * constant time); with `auth: none` every request passes. false: a 401 was sent. */
+static bool authorized(struct lx_gw_req *g)
+{
+    const struct lx_http1_head *h = lx_http_req_head(g->req);
+    enum lx_auth_status st = lx_auth_check(g->cfg, h->headers, h->n_headers, h->query);
+    const struct lx_auth_error *e;
+
+    if (st == LX_AUTH_OK)
+        return true;
+    e = lx_auth_error(st);
+    lx__gw_fail(g, e->http_status, e->message, e->code, "unauthorized");
+    return false;
+}
+
 struct route {
     const char *method, *path;
     void (*fn)(struct lx_gw_req *g);
+    bool open; /* answered without the master key */
 };
 
 static const struct route routes[] = {
-    {"GET", "/health", lx__gw_health},
-    {"POST", "/v1/chat/completions", lx__gw_chat_completions},
-    {"POST", "/chat/completions", lx__gw_chat_completions},
-    {"POST", "/v1/completions", lx__gw_completions},
-    {"POST", "/v1/embeddings", lx__gw_embeddings},
-    {"GET", "/v1/models", lx__gw_models},
+    {"GET", "/health", lx__gw_health, true},
+    {"POST", "/v1/chat/completions", lx__gw_chat_completions, false},
+    {"POST", "/chat/completions", lx__gw_chat_completions, false},
+    {"POST", "/v1/completions", lx__gw_completions, false},
+    {"POST", "/v1/embeddings", lx__gw_embeddings, false},
+    {"GET", "/v1/models", lx__gw_models, false},
+    {"GET", "/v1/model-options", lx__gw_model_options, false},
+    {"GET", "/v1/route-check", lx__gw_route_check, false},
 };
 
 void lx_gateway_handle(struct lx_http_req *req)
@@ -307,6 +328,8 @@ void lx_gateway_handle(struct lx_http_req *req)
         path_known = true;
         if (lx_str_eq(h->method, lx_str_cstr(routes[i].method)) ||
             (lx_str_eq(h->method, LX_STR("HEAD")) && strcmp(routes[i].method, "GET") == 0)) {
+            if (!routes[i].open && !authorized(g))
+                return;
             routes[i].fn(g);
             return;
         }

@@ -41,6 +41,7 @@ struct lx_gw_req {
     struct lx_str model;       /* as the client asked, for the access log */
     const char *provider;      /* the provider chosen (config name), NULL before routing */
     const char *upstream_path; /* appended to the provider's base_url: "/chat/completions" */
+    unsigned attempts;         /* upstream transfers started (failover adds more) */
     struct {                   /* tokens as the provider reported them; -1 = not reported */
         int64_t prompt, completion, total, cached, reasoning;
         bool have;
@@ -66,5 +67,7 @@ void lx__gw_completions(struct lx_gw_req *g);
 void lx__gw_embeddings(struct lx_gw_req *g);
 void lx__gw_models(struct lx_gw_req *g);
 void lx__gw_health(struct lx_gw_req *g);
+void lx__gw_model_options(struct lx_gw_req *g);
+void lx__gw_route_check(struct lx_gw_req *g);
 
 #endif /* LX_GATEWAY_INT_H */

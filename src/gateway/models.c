@@ -4,7 +4,43 @@
 
 #include "core/time.h"
 #include "gateway/gateway_int.h"
+#include "router/router.h"
 #include "json/writer.h"
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The percent-decoded value of name in a query string ("+" is a space), into out. */
+static void query_param(struct lx_str q, struct lx_str name, struct lx_buf *out)
+{
+    while (q.len > 0) {
+        long amp = lx_str_find_char(q, '&');
+        struct lx_str pair = lx_str_sub(q, 0, amp < 0 ? q.len : (size_t)amp);
+        long eq = lx_str_find_char(pair, '=');
+
+        q = lx_str_sub(q, amp < 0 ? q.len : (size_t)amp + 1, q.len);
+        if (eq < 0 || !lx_str_eq(lx_str_sub(pair, 0, (size_t)eq), name))
+            continue;
+        for (size_t i = (size_t)eq + 1; i < pair.len; i++) {
+            char c = pair.ptr[i];
+
+            if (c == '+') {
+                c = ' ';
+            } else if (c == '%' && i + 2 < pair.len && hexval(pair.ptr[i + 1]) >= 0 &&
+                       hexval(pair.ptr[i + 2]) >= 0) {
+                c = (char)(hexval(pair.ptr[i + 1]) * 16 + hexval(pair.ptr[i + 2]));
+                i += 2;
+            }
+            lx_buf_append_char(out, c);
+        }
+        return;
+    }
+}
 
 static void send_json(struct lx_gw_req *g, struct lx_buf *b)
 {
@@ -22,58 +58,57 @@ static void send_json(struct lx_gw_req *g, struct lx_buf *b)
     lx_http_resp_end(g->req, false);
 }
 
-static void model_entry(struct lx_json_writer *w, struct lx_str id, const char *owner,
-                        long long created)
+/* GET /v1/models: the aliases with an enabled target (owned by "llmux"), then each
+ * provider/model an alias names on an enabled provider (router.c). Providers' own model lists
+ * come with the catalog. GET /v1/model-options (S2) is the same list. */
+static void models_as(struct lx_gw_req *g, const char *route)
 {
-    lx_json_write_object_begin(w);
-    lx_json_write_key(w, LX_STR("id"));
-    lx_json_write_str(w, id);
-    lx_json_write_key(w, LX_STR("object"));
-    lx_json_write_str(w, LX_STR("model"));
-    lx_json_write_key(w, LX_STR("created"));
-    lx_json_write_int(w, created);
-    lx_json_write_key(w, LX_STR("owned_by"));
-    lx_json_write_str(w, lx_str_cstr(owner));
-    lx_json_write_object_end(w);
-}
-
-/* The aliases of the configuration (owned by "llmux"), then every alias target as
- * "provider/model" (owned by its provider), for enabled providers only. Providers' own model
- * lists come with the catalog. */
-void lx__gw_models(struct lx_gw_req *g)
-{
-    const struct lx_config *cfg = g->cfg;
     struct lx_buf b = LX_BUF_INIT(8u << 20);
-    struct lx_buf id = LX_BUF_INIT(4096);
     struct lx_json_writer w;
-    long long created = (long long)(lx_now_wall_ms() / 1000);
 
-    g->route = "models";
+    g->route = route;
     lx_json_writer_init(&w, &b);
-    lx_json_write_object_begin(&w);
-    lx_json_write_key(&w, LX_STR("object"));
-    lx_json_write_str(&w, LX_STR("list"));
-    lx_json_write_key(&w, LX_STR("data"));
-    lx_json_write_array_begin(&w);
-    for (size_t i = 0; i < cfg->n_models; i++)
-        model_entry(&w, lx_str_cstr(cfg->models[i].name), "llmux", created);
-    for (size_t i = 0; i < cfg->n_models; i++) {
-        for (size_t t = 0; t < cfg->models[i].n_targets; t++) {
-            const struct lx_config_target *tg = &cfg->models[i].targets[t];
-
-            if (!cfg->providers[tg->provider_index].enabled)
-                continue;
-            lx_buf_reset(&id);
-            lx_buf_appendf(&id, "%s/%s", tg->provider, tg->model);
-            model_entry(&w, lx_buf_str(&id), tg->provider, created);
-        }
-    }
-    lx_json_write_array_end(&w);
-    lx_json_write_object_end(&w);
+    lx_route_models_json(g->cfg, lx_now_wall_ms() / 1000, &w);
     lx_json_writer_finish(&w);
-    lx_buf_release(&id);
     send_json(g, &b);
     lx_buf_release(&b);
+}
+
+void lx__gw_models(struct lx_gw_req *g)
+{
+    models_as(g, "models");
+}
+
+/* g is gone once the answer is sent: the route name must be set before */
+void lx__gw_model_options(struct lx_gw_req *g)
+{
+    models_as(g, "model-options");
+}
+
+/* GET /v1/route-check?model=M[&provider=P]: the routing decision for M explained, S2's
+ * fields first ({"provider","model","available","timestamp"}), then the rule and every
+ * candidate. The model defaults to S2's "@cf/meta/llama-4-scout-17b-16e-instruct". */
+void lx__gw_route_check(struct lx_gw_req *g)
+{
+    const struct lx_http1_head *h = lx_http_req_head(g->req);
+    struct lx_buf b = LX_BUF_INIT(1u << 20), model = LX_BUF_INIT(4096), prov = LX_BUF_INIT(256);
+    struct lx_route_result res;
+    struct lx_route_req rr = {LX_STR_NULL, LX_STR_NULL, LX_STR_NULL};
+    struct lx_json_writer w;
+
+    g->route = "route-check";
+    query_param(h->query, LX_STR("model"), &model);
+    query_param(h->query, LX_STR("provider"), &prov);
+    rr.model = model.len ? lx_buf_str(&model) : LX_STR("@cf/meta/llama-4-scout-17b-16e-instruct");
+    rr.provider = lx_buf_str(&prov);
+    lx_route(g->cfg, &rr, &res);
+    lx_json_writer_init(&w, &b);
+    lx_route_explain(&res, lx_now_wall_ms(), &w);
+    lx_json_writer_finish(&w);
+    send_json(g, &b);
+    lx_buf_release(&b);
+    lx_buf_release(&model);
+    lx_buf_release(&prov);
 }
 
 /* {"status":"ok","providers":{"openai":{"type":"openai","enabled":true}},

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "auth/auth.h"
 #include "core/buf.h"
 #include "core/common.h"
 #include "core/escape.h"
@@ -25,6 +26,7 @@
 #include "core/time.h"
 #include "gateway/errors.h"
 #include "gateway/gateway_int.h"
+#include "router/router.h"
 #include "sse/sse.h"
 #include "sse/writer.h"
 #include "json/json.h"
@@ -62,12 +64,22 @@ struct relay {
     struct lx_json doc;    /* the client's body, tokenized (in the request arena) */
     struct lx_buf up_body; /* the body for the provider when it differs from the client's */
     struct lx_header *up_headers;
-    char *auth_value; /* "Bearer <key>" in the arena; wiped when the arena goes */
+    char *auth_value;             /* "Bearer <key>" in the arena; wiped when the arena goes */
+    struct lx_str body_provider;  /* the body's "provider" field (S2, S3), or empty */
+    struct lx_byok byok;          /* the client's own provider key, if it sent one */
+    struct lx_route_result route; /* candidates, tried in order before the first byte */
+    size_t cand_i;                /* the candidate of the current attempt */
 };
+
+static int start_attempt(struct relay *r);
+static bool should_fail_over(const struct relay *r, const struct lx_err *err);
+static void reset_for_retry(struct relay *r);
 
 static void relay_end(struct relay *r, bool abort_conn)
 {
     r->state = RELAY_DONE;
+    if (r->byok.key.len > 0) /* the client's key lives in the request head: wipe it there */
+        lx_auth_wipe((void *)(uintptr_t)r->byok.key.ptr, r->byok.key.len);
     lx_sse_release(&r->sse);
     lx_buf_release(&r->up_body);
     lx_buf_release(&r->body);
@@ -344,6 +356,18 @@ static void on_up_done(struct lx_upstream *up, const struct lx_err *err)
         relay_end(r, false);
         return;
     }
+    if (should_fail_over(r, err)) {
+        /* nothing reached the client yet: the next candidate may answer */
+        lx_logf(LX_LOG_INFO, "request %s: %s failed (%s), trying the next target", r->g->id,
+                r->g->provider, err ? lx_err_name(err->rc) : "upstream status");
+        reset_for_retry(r);
+        r->cand_i++;
+        if (start_attempt(r) == LX_OK)
+            return;
+        err = NULL;
+        r->g->upstream_status = 502;
+        lx_buf_reset(&r->body);
+    }
     if (!r->client_started && r->upstream_sse && err == NULL)
         start_stream(r); /* an event stream that carried no event: finish_stream says so */
     if (r->client_started) {
@@ -428,6 +452,12 @@ static int read_request(struct lx_gw_req *g, struct relay *r, struct lx_str body
         return -1;
     }
     stream = lx_json_get(doc, 0, LX_STR("stream"));
+    if (lx_json_type(doc, lx_json_get(doc, 0, LX_STR("provider"))) == LX_JSON_STRING &&
+        lx_json_str(doc, lx_json_get(doc, 0, LX_STR("provider")), lx_http_req_arena(g->req),
+                    &r->body_provider) != LX_OK) {
+        lx__gw_fail(g, 503, "out of memory", NULL, "oom");
+        return -1;
+    }
     r->want_stream = stream >= 0 && lx_json_type(doc, stream) == LX_JSON_TRUE &&
                      strcmp(g->upstream_path, "/embeddings") != 0;
     g->stream = r->want_stream;
@@ -445,56 +475,6 @@ static void wipe(void *p)
     char *s = p;
 
     explicit_bzero(s, strlen(s));
-}
-
-/* Which provider and upstream model serve `model`, by the configuration's rules: an alias
- * (its first target whose provider is enabled), "provider/model" split at the first slash
- * when the prefix is a configured provider, then the pattern rules. 0, or an error already
- * sent to the client. */
-static int pick_target(struct lx_gw_req *g, const struct lx_config_provider **prov,
-                       struct lx_str *up_model)
-{
-    const struct lx_config *cfg = g->cfg;
-    const struct lx_config_model *alias = lx_config_model_find(cfg, g->model);
-    const struct lx_config_route *route;
-    long slash;
-
-    if (alias != NULL) {
-        for (size_t i = 0; i < alias->n_targets; i++) {
-            const struct lx_config_provider *p = &cfg->providers[alias->targets[i].provider_index];
-
-            if (p->enabled) {
-                *prov = p;
-                *up_model = lx_str_cstr(alias->targets[i].model);
-                return 0;
-            }
-        }
-        lx__gw_fail(g, 503, "Every provider of this model alias is disabled.",
-                    "provider_unavailable", "no_provider");
-        return -1;
-    }
-    slash = lx_str_find_char(g->model, '/');
-    if (slash > 0) {
-        const struct lx_config_provider *p =
-            lx_config_provider_find(cfg, lx_str_sub(g->model, 0, (size_t)slash));
-
-        if (p != NULL && p->enabled) {
-            *prov = p;
-            *up_model = lx_str_sub(g->model, (size_t)slash + 1, g->model.len);
-            return 0;
-        }
-    }
-    route = lx_config_route_match(cfg, g->model);
-    if (route != NULL && route->provider_index >= 0) {
-        *prov = &cfg->providers[route->provider_index];
-        *up_model = g->model;
-        return 0;
-    }
-    lx__gw_fail(g, 404,
-                "The model does not exist or no provider serves it. Use \"provider/model\", "
-                "an alias from the configuration, or a name a routing rule matches.",
-                "model_not_found", "model_not_found");
-    return -1;
 }
 
 /* The client's stream_options with include_usage set to true: its other members are kept as
@@ -535,14 +515,17 @@ static int build_upstream(struct lx_gw_req *g, struct relay *r, const struct lx_
     r->up_headers[nh++] =
         (struct lx_header){LX_STR("Accept"), r->want_stream ? LX_STR("text/event-stream")
                                                             : LX_STR("application/json")};
-    if (p->n_keys > 0) {
-        size_t klen = strlen(p->keys[0]);
+    if (r->byok.source != LX_BYOK_NONE || p->n_keys > 0) {
+        /* the client's own key (BYOK) for this one request, else the provider's */
+        struct lx_str key = r->byok.source != LX_BYOK_NONE ? r->byok.key : lx_str_cstr(p->keys[0]);
+        size_t klen = key.len;
 
         r->auth_value = lx_arena_alloc(a, klen + 8);
         if (r->auth_value == NULL)
             return LX_ENOMEM;
         memcpy(r->auth_value, "Bearer ", 7);
-        memcpy(r->auth_value + 7, p->keys[0], klen + 1);
+        memcpy(r->auth_value + 7, key.ptr, klen);
+        r->auth_value[klen + 7] = '\0';
         if (lx_arena_on_release(a, wipe, r->auth_value) != LX_OK) {
             explicit_bzero(r->auth_value, klen + 7);
             return LX_ENOMEM;
@@ -604,18 +587,58 @@ static int build_upstream(struct lx_gw_req *g, struct relay *r, const struct lx_
     return LX_OK;
 }
 
+/* Starts the transfer to candidate r->cand_i. LX_OK, or an error (nothing started). */
+static int start_attempt(struct relay *r)
+{
+    const struct lx_route_candidate *c = &r->route.cand[r->cand_i];
+    struct lx_upstream_req ur = {0};
+    struct lx_upstream_cbs cbs = {on_up_head, on_up_data, on_up_done, r};
+    int rc;
+
+    r->g->provider = c->provider->name;
+    r->g->attempts++;
+    lx_buf_release(&r->up_body);
+    rc = build_upstream(r->g, r, c->provider, c->model, &ur);
+    if (rc == LX_OK)
+        rc = lx_upstream_start(r->g->w->up, &ur, &cbs, &r->up);
+    return rc;
+}
+
+/* Whether an answer that reached nobody yet should go to the next candidate instead: the
+ * provider could not be reached, or said it is overloaded or broken. A 4xx other than 429 is
+ * the client's request and would fail the same everywhere. */
+static bool should_fail_over(const struct relay *r, const struct lx_err *err)
+{
+    int st = r->g->upstream_status;
+
+    if (r->client_started || r->abort_reason != 0 || r->cand_i + 1 >= r->route.n_cand)
+        return false;
+    if (err != NULL)
+        return err->retryable || err->rc == LX_ETIMEDOUT;
+    return st == 429 || st >= 500;
+}
+
+static void reset_for_retry(struct relay *r)
+{
+    lx_buf_reset(&r->body);
+    lx_buf_reset(&r->out);
+    lx_sse_release(&r->sse);
+    lx_sse_init(&r->sse, r->g->w->gw->conf.max_sse_event);
+    lx_sse_set_flags(&r->sse, LX_SSE_COMMENTS);
+    r->content_type = r->retry_after = LX_STR_NULL;
+    r->upstream_sse = r->done_seen = r->upstream_error_seen = r->paused = false;
+    r->g->upstream_status = 0;
+}
+
 /* POST /v1/chat/completions, /v1/completions and /v1/embeddings: the same relay to the
  * provider's path of the same name (embeddings never stream). */
 static void relay_start(struct lx_gw_req *g)
 {
     const struct lx_gateway *gw = g->w->gw;
+    const struct lx_http1_head *head = lx_http_req_head(g->req);
     struct lx_arena *a = lx_http_req_arena(g->req);
     struct relay *r = lx_arena_zalloc(a, sizeof(*r));
-    struct lx_upstream_req ur = {0};
-    struct lx_upstream_cbs cbs = {on_up_head, on_up_data, on_up_done, NULL};
-    const struct lx_config_provider *prov = NULL;
-    struct lx_str up_model;
-    int rc;
+    struct lx_route_req rr;
 
     if (r == NULL) {
         lx__gw_fail(g, 503, "out of memory", NULL, "oom");
@@ -624,28 +647,31 @@ static void relay_start(struct lx_gw_req *g)
     r->g = g;
     if (read_request(g, r, lx_http_req_body(g->req)) != 0)
         return;
-    if (pick_target(g, &prov, &up_model) != 0)
-        return;
-    g->provider = prov->name;
-    lx_buf_init(&r->up_body, 0);
-    if (build_upstream(g, r, prov, up_model, &ur) != LX_OK) {
-        lx_buf_release(&r->up_body);
-        lx__gw_fail(g, 503, "out of memory", NULL, "oom");
+    if (lx_auth_byok(head->headers, head->n_headers, &r->byok) != LX_AUTH_OK) {
+        const struct lx_auth_error *e = lx_auth_error(LX_AUTH_BAD_BYOK);
+
+        lx__gw_fail(g, e->http_status, e->message, e->code, "bad_byok");
         return;
     }
+    rr = (struct lx_route_req){g->model, r->body_provider, r->byok.provider};
+    if (lx_route(g->cfg, &rr, &r->route) != LX_OK) {
+        lx__gw_fail(g, r->route.err.http_status, r->route.err.msg, r->route.code, r->route.code);
+        return;
+    }
+    lx_buf_init(&r->up_body, 0);
     lx_buf_init(&r->body, gw->conf.max_response_body);
     lx_buf_init(&r->out, gw->conf.max_sse_event + 4096);
     lx_sse_init(&r->sse, gw->conf.max_sse_event);
     lx_sse_set_flags(&r->sse, LX_SSE_COMMENTS);
-    cbs.data = r;
     g->relay = r;
     lx_http_req_on_abort(g->req, on_client_abort);
     lx_http_req_on_drain(g->req, on_client_drain);
-    rc = lx_upstream_start(g->w->up, &ur, &cbs, &r->up);
-    if (rc != LX_OK) {
+    if (start_attempt(r) != LX_OK) {
         g->relay = NULL;
         lx_sse_release(&r->sse);
         lx_buf_release(&r->up_body);
+        lx_buf_release(&r->body);
+        lx_buf_release(&r->out);
         lx__gw_fail(g, 502, "The upstream request could not be started.", "upstream_error",
                     "upstream_start");
     }

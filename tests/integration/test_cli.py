@@ -81,9 +81,9 @@ def version_and_usage():
     eq(p.returncode, 2)
     p = llmux("check-config")
     eq(p.returncode, 2)
-    p = llmux("serve", "--listen", "0.0.0.0:4999")
-    eq(p.returncode, 2, "without client auth llmux must refuse a public address")
-    check(b"loopback" in p.stderr, p.stderr)
+    p = llmux("serve", "--listen", "0.0.0.0:4999", env={"LLMUX_MASTER_KEY": ""})
+    eq(p.returncode, 2, "without a master key llmux must refuse a public address")
+    check(b"master key" in p.stderr, p.stderr)
 
 
 if __name__ == "__main__":
