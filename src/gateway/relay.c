@@ -506,7 +506,7 @@ static int build_upstream(struct lx_gw_req *g, struct relay *r, const struct lx_
     size_t path_len = strlen(g->upstream_path);
     char *url = lx_arena_alloc(a, base_len + path_len + 1);
 
-    r->up_headers = lx_arena_alloc(a, sizeof(struct lx_header) * (3 + p->n_headers));
+    r->up_headers = lx_arena_alloc(a, sizeof(struct lx_header) * (4 + p->n_headers));
     if (url == NULL || r->up_headers == NULL)
         return LX_ENOMEM;
     memcpy(url, p->base_url, base_len);
@@ -535,6 +535,12 @@ static int build_upstream(struct lx_gw_req *g, struct relay *r, const struct lx_
     }
     for (size_t i = 0; i < p->n_headers; i++)
         r->up_headers[nh++] = p->headers[i];
+    if (strcmp(p->type, "openrouter") == 0 &&
+        lx_header_find(p->headers, p->n_headers, LX_STR("X-Title")) == NULL) {
+        /* OpenRouter's app attribution (its dashboard shows the app by this name); a
+         * `headers:` entry replaces it, and HTTP-Referer can be added the same way */
+        r->up_headers[nh++] = (struct lx_header){LX_STR("X-Title"), LX_STR("llmux")};
+    }
     ur->method = LX_STR("POST");
     ur->url = lx_str_make(url, base_len + path_len);
     ur->headers = r->up_headers;
