@@ -24,8 +24,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, sys.argv[1] if len(sys.argv) > 1 else "build")
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
-# nginx runs with access_log off; llmux's per-request info lines are turned off to match
-LLMUX_ARGS = os.environ.get("BENCH_LLMUX_ARGS", "--log-level warn").split()
+# Both proxies log every request to a file, as they would in production: nginx its default
+# access_log line, llmux its JSON access line (the whole pipeline: auth, JSON, routing, log).
+LLMUX_ARGS = os.environ.get("BENCH_LLMUX_ARGS", "").split()
 MOCK = os.path.join(BUILD, "mockllm")
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 LLMUX = os.environ.get("LLMUX", os.path.join(BUILD, "llmux"))
@@ -201,7 +202,7 @@ pid {tmp}/{name}.pid;
 events {{ worker_connections 12000; }}
 """
 NGINX_HTTP = """
-    access_log off;
+    access_log {tmp}/{name}-access.log;
     client_body_temp_path {tmp}/{name}-body;
     proxy_temp_path {tmp}/{name}-proxy;
     fastcgi_temp_path {tmp}/{name}-fcgi;
