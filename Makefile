@@ -17,7 +17,7 @@ OPT ?= -O2
 LDSAN :=
 endif
 
-MODULES ?= core json sse config router auth server upstream gateway
+MODULES ?= core json sse config router auth providers server upstream gateway
 LLHTTP_SRC := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
 PKGS := libuv openssl libfyaml
