@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/err.h"
 #include "core/escape.h"
 #include "core/time.h"
 
@@ -41,26 +42,74 @@ bool lx_log_enabled(enum lx_log_level level)
     return level >= log_min && level < LX_LOG_OFF;
 }
 
+/* "2026-11-22T02:24:44." for the current second, formatted once per second per thread. */
+static size_t ts_prefix(uint64_t wall_ms, char out[24])
+{
+    static _Thread_local uint64_t cached_sec = UINT64_MAX;
+    static _Thread_local char cached[24];
+    uint64_t sec = wall_ms / 1000;
+
+    if (sec != cached_sec) {
+        char full[25];
+
+        lx_format_rfc3339_ms(wall_ms, full); /* "....SS.mmmZ": keep up to the '.' */
+        memcpy(cached, full, 20);
+        cached_sec = sec;
+    }
+    memcpy(out, cached, 20);
+    return 20;
+}
+
+static bool begin(struct lx_logline *l, enum lx_log_level level, const char *msg)
+{
+    uint64_t now = lx_now_wall_ms();
+    unsigned ms = (unsigned)(now % 1000);
+    char ts[32];
+    size_t n = ts_prefix(now, ts);
+
+    ts[n++] = (char)('0' + ms / 100);
+    ts[n++] = (char)('0' + ms / 10 % 10);
+    ts[n++] = (char)('0' + ms % 10);
+    ts[n++] = 'Z';
+    lx_buf_append(l->out, "{\"ts\":\"", 7);
+    lx_buf_append(l->out, ts, n);
+    lx_buf_append(l->out, "\",\"level\":\"", 11);
+    lx_buf_append_cstr(l->out, level_names[level]);
+    lx_buf_append(l->out, "\",\"msg\":\"", 9);
+    lx_json_escape(l->out, lx_str_cstr(msg));
+    lx_buf_append_char(l->out, '"');
+    return true;
+}
+
 bool lx_log_begin(struct lx_logline *l, enum lx_log_level level, const char *msg)
 {
-    char ts[25];
-
     l->active = lx_log_enabled(level);
     if (!l->active)
         return false;
-    lx_buf_init(&l->b, LOG_LINE_MAX);
-    lx_format_rfc3339_ms(lx_now_wall_ms(), ts);
-    lx_buf_appendf(&l->b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
-    lx_json_escape(&l->b, lx_str_cstr(msg));
-    lx_buf_append_char(&l->b, '"');
-    return true;
+    lx_buf_init(&l->own, LOG_LINE_MAX);
+    l->out = &l->own;
+    return begin(l, level, msg);
+}
+
+bool lx_log_begin_to(struct lx_logline *l, enum lx_log_level level, const char *msg,
+                     struct lx_buf *batch)
+{
+    l->active = lx_log_enabled(level);
+    if (!l->active)
+        return false;
+    if (batch->len > LX_LOG_BATCH_FLUSH || batch->err != LX_OK) {
+        lx_log_write(lx_buf_str(batch));
+        lx_buf_reset(batch);
+    }
+    l->out = batch;
+    return begin(l, level, msg);
 }
 
 static void key(struct lx_logline *l, const char *k)
 {
-    lx_buf_append(&l->b, ",\"", 2);
-    lx_json_escape(&l->b, lx_str_cstr(k));
-    lx_buf_append(&l->b, "\":", 2);
+    lx_buf_append(l->out, ",\"", 2);
+    lx_json_escape(l->out, lx_str_cstr(k));
+    lx_buf_append(l->out, "\":", 2);
 }
 
 void lx_log_str(struct lx_logline *l, const char *k, struct lx_str v)
@@ -69,12 +118,18 @@ void lx_log_str(struct lx_logline *l, const char *k, struct lx_str v)
         return;
     key(l, k);
     if (v.ptr == NULL) {
-        lx_buf_append(&l->b, "null", 4);
+        lx_buf_append(l->out, "null", 4);
         return;
     }
-    lx_buf_append_char(&l->b, '"');
-    lx_json_escape(&l->b, v);
-    lx_buf_append_char(&l->b, '"');
+    lx_buf_append_char(l->out, '"');
+    if (v.len > LX_LOG_FIELD_MAX) {
+        /* a client controls some values (a model name): keep every line short */
+        lx_json_escape(l->out, lx_str_sub(v, 0, LX_LOG_FIELD_MAX));
+        lx_buf_append_cstr(l->out, "...(cut)");
+    } else {
+        lx_json_escape(l->out, v);
+    }
+    lx_buf_append_char(l->out, '"');
 }
 
 void lx_log_cstr(struct lx_logline *l, const char *k, const char *v)
@@ -82,12 +137,30 @@ void lx_log_cstr(struct lx_logline *l, const char *k, const char *v)
     lx_log_str(l, k, lx_str_cstr(v));
 }
 
+/* Decimal digits of v without printf: this runs for every field of every access line. */
+static void append_u64(struct lx_buf *b, unsigned long long v)
+{
+    char d[24];
+    size_t i = sizeof(d);
+
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    lx_buf_append(b, d + i, sizeof(d) - i);
+}
+
 void lx_log_int(struct lx_logline *l, const char *k, long long v)
 {
     if (!l->active)
         return;
     key(l, k);
-    lx_buf_appendf(&l->b, "%lld", v);
+    if (v < 0) {
+        lx_buf_append_char(l->out, '-');
+        append_u64(l->out, 0ull - (unsigned long long)v);
+    } else {
+        append_u64(l->out, (unsigned long long)v);
+    }
 }
 
 void lx_log_uint(struct lx_logline *l, const char *k, unsigned long long v)
@@ -95,18 +168,22 @@ void lx_log_uint(struct lx_logline *l, const char *k, unsigned long long v)
     if (!l->active)
         return;
     key(l, k);
-    lx_buf_appendf(&l->b, "%llu", v);
+    append_u64(l->out, v);
 }
 
 void lx_log_double(struct lx_logline *l, const char *k, double v)
 {
+    char tmp[32];
+    int n;
+
     if (!l->active)
         return;
     key(l, k);
-    if (isfinite(v))
-        lx_buf_appendf(&l->b, "%.6g", v);
+    n = isfinite(v) ? snprintf(tmp, sizeof(tmp), "%.6g", v) : -1;
+    if (n > 0 && (size_t)n < sizeof(tmp))
+        lx_buf_append(l->out, tmp, (size_t)n);
     else
-        lx_buf_append(&l->b, "null", 4);
+        lx_buf_append(l->out, "null", 4);
 }
 
 void lx_log_bool(struct lx_logline *l, const char *k, bool v)
@@ -114,7 +191,7 @@ void lx_log_bool(struct lx_logline *l, const char *k, bool v)
     if (!l->active)
         return;
     key(l, k);
-    lx_buf_append_cstr(&l->b, v ? "true" : "false");
+    lx_buf_append_cstr(l->out, v ? "true" : "false");
 }
 
 void lx_log_write(struct lx_str lines)
@@ -134,35 +211,19 @@ void lx_log_write(struct lx_str lines)
     }
 }
 
-static void close_line(struct lx_logline *l)
-{
-    lx_buf_append(&l->b, "}\n", 2);
-    if (l->b.err != 0) {
-        lx_buf_reset(&l->b);
-        lx_buf_append_cstr(&l->b, "{\"level\":\"error\",\"msg\":\"log line too long\"}\n");
-    }
-}
-
 void lx_log_end(struct lx_logline *l)
 {
     if (!l->active)
         return;
-    close_line(l);
-    lx_log_write(lx_buf_str(&l->b));
-    lx_buf_release(&l->b);
-    l->active = false;
-}
-
-void lx_log_end_to(struct lx_logline *l, struct lx_buf *sink)
-{
-    if (!l->active)
-        return;
-    close_line(l);
-    if (lx_buf_append_str(sink, lx_buf_str(&l->b)) != 0) {
-        /* the sink is full or broken: never lose the line, write it now */
-        lx_log_write(lx_buf_str(&l->b));
+    lx_buf_append(l->out, "}\n", 2);
+    if (l->out == &l->own) {
+        if (l->own.err != 0) {
+            lx_buf_reset(&l->own);
+            lx_buf_append_cstr(&l->own, "{\"level\":\"error\",\"msg\":\"log line too long\"}\n");
+        }
+        lx_log_write(lx_buf_str(&l->own));
+        lx_buf_release(&l->own);
     }
-    lx_buf_release(&l->b);
     l->active = false;
 }
 

@@ -236,7 +236,7 @@ void lx__gw_access_log(const struct lx_gw_req *g)
     uint64_t now = lx_now_mono_ns();
     struct lx_logline l;
 
-    if (!lx_log_begin(&l, LX_LOG_INFO, "access"))
+    if (!lx_log_begin_to(&l, LX_LOG_INFO, "access", &g->w->access_log))
         return;
     lx_log_cstr(&l, "request_id", g->id);
     lx_log_str(&l, "method", h->method);
@@ -266,7 +266,7 @@ void lx__gw_access_log(const struct lx_gw_req *g)
     }
     if (g->error_class)
         lx_log_cstr(&l, "error", g->error_class);
-    lx_log_end_to(&l, &g->w->access_log);
+    lx_log_end(&l);
 }
 
 void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const char *code,

@@ -190,3 +190,29 @@ LX_TEST(buf_unbounded_max)
     lx_buf_release(&b);
     return 0;
 }
+
+LX_TEST(log_batch_and_field_cap)
+{
+    struct lx_buf batch = LX_BUF_INIT(1u << 20);
+    struct lx_logline l;
+    char big[LX_LOG_FIELD_MAX + 100];
+
+    memset(big, 'm', sizeof(big));
+    lx_log_init(2, LX_LOG_INFO);
+    LX_ASSERT(lx_log_begin_to(&l, LX_LOG_INFO, "access", &batch));
+    lx_log_int(&l, "neg", -9223372036854775807LL - 1);
+    lx_log_uint(&l, "max", 18446744073709551615ULL);
+    lx_log_int(&l, "zero", 0);
+    lx_log_double(&l, "ms", 1.5);
+    lx_log_str(&l, "model", lx_str_make(big, sizeof(big)));
+    lx_log_end(&l);
+    LX_ASSERT(strstr(batch.ptr, "\"neg\":-9223372036854775808,\"max\":18446744073709551615,"
+                                "\"zero\":0,\"ms\":1.5,\"model\":\"mmm") != NULL);
+    LX_ASSERT(strstr(batch.ptr, "m...(cut)\"}\n") != NULL);
+    LX_ASSERT(batch.len < LX_LOG_FIELD_MAX + 200); /* the value was cut */
+    LX_ASSERT(batch.ptr[batch.len - 1] == '\n');
+    LX_ASSERT(!lx_log_begin_to(&l, LX_LOG_DEBUG, "hidden", &batch));
+    lx_log_init(2, LX_LOG_WARN);
+    lx_buf_release(&batch);
+    return 0;
+}
