@@ -49,6 +49,8 @@ struct lx_config_provider {
     size_t n_headers;
     struct lx_config_timeouts timeouts; /* global `upstream:` values unless overridden */
     bool enabled;              /* false: `enabled: false`, or every key was an unset variable */
+    bool keyless;              /* disabled only for want of a key: a client's own key (BYOK)
+                                * may still use it */
     unsigned line;             /* where it was defined (0: from the environment) */
 };
 

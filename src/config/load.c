@@ -695,6 +695,7 @@ static void load_keys(struct ld *ld, struct fy_node *pm, struct lx_config_provid
     }
     if (p->n_keys == 0 && unset > 0 && p->enabled) {
         p->enabled = false;
+        p->keyless = true;
         WARN(ld, f.key_at, "provider %s has no usable key: disabled", p->name ? p->name : "?");
     }
 }
@@ -909,6 +910,7 @@ static struct lx_config_provider *resolve_provider(struct ld *ld, struct lx_str 
     }
     if (rc != LX_OK) {
         p->enabled = false;
+        p->keyless = true;
         if (p->base_url == NULL)
             p->base_url = pr->base_url ? pr->base_url : "";
         if (pr->env_key != NULL && strcmp(pr->type, "cloudflare") == 0)

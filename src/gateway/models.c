@@ -93,7 +93,7 @@ void lx__gw_route_check(struct lx_gw_req *g)
     const struct lx_http1_head *h = lx_http_req_head(g->req);
     struct lx_buf b = LX_BUF_INIT(1u << 20), model = LX_BUF_INIT(4096), prov = LX_BUF_INIT(256);
     struct lx_route_result res;
-    struct lx_route_req rr = {LX_STR_NULL, LX_STR_NULL, LX_STR_NULL};
+    struct lx_route_req rr = {LX_STR_NULL, LX_STR_NULL, LX_STR_NULL, false};
     struct lx_json_writer w;
 
     g->route = "route-check";

@@ -659,7 +659,8 @@ static void relay_start(struct lx_gw_req *g)
         lx__gw_fail(g, e->http_status, e->message, e->code, "bad_byok");
         return;
     }
-    rr = (struct lx_route_req){g->model, r->body_provider, r->byok.provider};
+    rr = (struct lx_route_req){g->model, r->body_provider, r->byok.provider,
+                               r->byok.source != LX_BYOK_NONE};
     if (lx_route(g->cfg, &rr, &r->route) != LX_OK) {
         lx__gw_fail(g, r->route.err.http_status, r->route.err.msg, r->route.code, r->route.code);
         return;

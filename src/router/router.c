@@ -58,7 +58,7 @@ static void add(const struct lx_config *cfg, struct lx_route_result *out,
     struct lx_route_candidate c = {
         .provider = p, .provider_index = (size_t)(p - cfg->providers), .model = model, .pos = pos};
 
-    if (p->enabled)
+    if (p->enabled || (out->byok && p->keyless))
         out->cand[out->n_cand++] = c;
     else
         out->skipped[out->n_skipped++] = c;
@@ -154,6 +154,7 @@ int lx_route(const struct lx_config *cfg, const struct lx_route_req *req,
     out->route = NULL;
     out->n_cand = out->n_skipped = 0;
     out->truncated = false;
+    out->byok = req->byok;
     out->err.msg[0] = '\0';
 
     if (!given(req->model)) {

@@ -41,6 +41,8 @@ struct lx_route_req {
     struct lx_str model;           /* body "model"; decoded string */
     struct lx_str provider;        /* body "provider"; LX_STR_NULL or empty = not given */
     struct lx_str header_provider; /* X-Provider value; LX_STR_NULL or empty = not given */
+    bool byok;                     /* the client brings its own key: a provider disabled only
+                                    * for want of a key (keyless) is a candidate too */
 };
 
 struct lx_route_candidate {
@@ -61,6 +63,7 @@ struct lx_route_result {
     struct lx_route_candidate skipped[LX_ROUTE_MAX_CANDIDATES]; /* disabled: never tried */
     size_t n_skipped;
     bool truncated; /* the alias had more than LX_ROUTE_MAX_CANDIDATES targets */
+    bool byok;      /* copied from the request: see lx_route_req.byok */
     /* When status != OK: err.http_status, err.rc (LX_EINVAL, LX_ENOTFOUND), err.msg (client
      * input such as the model name may appear, truncated; never a key), and the OpenAI error
      * fields as static strings. */

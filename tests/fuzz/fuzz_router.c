@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* router */
     {
-        struct lx_route_req req = {f[0], f[1], f[2]};
+        struct lx_route_req req = {f[0], f[1], f[2], false};
         struct lx_route_result res;
         struct lx_buf b = LX_BUF_INIT(1 << 20);
         struct lx_json_writer w;

@@ -28,11 +28,20 @@ def env():
                 "  - name: b\n"
                 "    type: openai\n"
                 "    base_url: http://127.0.0.1:%d/v1\n"
+                "  - name: c\n"
+                "    type: openai\n"
+                "    base_url: http://127.0.0.1:%d/v1\n"
+                "    keys: [\"${LLMUX_TEST_UNSET_KEY}\"]\n"
+                "  - name: d\n"
+                "    type: openai\n"
+                "    base_url: http://127.0.0.1:%d/v1\n"
+                "    enabled: false\n"
                 "models:\n"
                 "  - name: failover\n"
                 "    targets: [\"a/mock:status=503\", \"a/mock:reset\", \"b/mock:echo\"]\n"
                 "  - name: client-error\n"
-                "    targets: [\"a/mock:status=400\", \"b/mock:echo\"]\n" % (ma.port, mb.port))
+                "    targets: [\"a/mock:status=400\", \"b/mock:echo\"]\n"
+                % (ma.port, mb.port, mb.port, mb.port))
         f.close()
         _env["path"] = f.name
         _env["lx"] = start_llmux(["--config", f.name, "--workers", "1"],
@@ -99,6 +108,24 @@ def byok_key_used_once_and_never_logged():
     check(BYOK not in out.decode())
     for secret in (BYOK, MASTER, KEY_A):
         check(secret not in lx.output(), "a key reached llmux's log")
+
+
+@test
+def byok_reaches_a_provider_that_has_no_key_of_its_own():
+    lx = env()
+    st, h, out = http(lx.port, "POST", "/v1/chat/completions", chat("c/mock:echo"),
+                      headers=authed())
+    eq(st, 503, out[:200])
+    eq(json.loads(out)["error"]["code"], "provider_unavailable")
+    st, h, out = http(lx.port, "POST", "/v1/chat/completions", chat("c/mock:echo"),
+                      headers=authed({"X-Provider-Key": BYOK}))
+    eq(st, 200, out[:200])
+    hdrs = {k.lower(): v for k, v in json.loads(out)["headers"]}
+    eq(hdrs["authorization"], "Bearer " + BYOK)
+    # a provider switched off in the file stays off, whatever key the client brings
+    st, h, out = http(lx.port, "POST", "/v1/chat/completions", chat("d/mock:echo"),
+                      headers=authed({"X-Provider-Key": BYOK}))
+    eq(st, 503, out[:200])
 
 
 @test

@@ -181,7 +181,7 @@ static struct lx_str opt(const char *s) { return s ? lx_str_cstr(s) : LX_STR_NUL
 
 static int check_case(const struct lx_config *cfg, const struct rcase *c)
 {
-    struct lx_route_req req = {opt(c->model), opt(c->provider), opt(c->header)};
+    struct lx_route_req req = {opt(c->model), opt(c->provider), opt(c->header), false};
     struct lx_route_result res;
     int rc = lx_route(cfg, &req, &res);
     const struct lx_route_candidate *first = res.n_cand      ? &res.cand[0]
@@ -260,7 +260,7 @@ LX_TEST(router_pattern_disabled_only)
                             "routes:\n"
                             "  - { match: \"llama*\", provider: groq }\n";
     struct lx_config *cfg = load(y);
-    struct lx_route_req req = {LX_STR("llama-3"), LX_STR_NULL, LX_STR_NULL};
+    struct lx_route_req req = {LX_STR("llama-3"), LX_STR_NULL, LX_STR_NULL, false};
     struct lx_route_result res;
 
     LX_ASSERT(cfg != NULL);
@@ -282,7 +282,7 @@ LX_TEST(router_pattern_disabled_only)
 LX_TEST(router_alias_order)
 {
     struct lx_config *cfg = load(yaml_default);
-    struct lx_route_req req = {LX_STR("fast"), LX_STR_NULL, LX_STR_NULL};
+    struct lx_route_req req = {LX_STR("fast"), LX_STR_NULL, LX_STR_NULL, false};
     struct lx_route_result res;
 
     LX_ASSERT(cfg != NULL);
@@ -310,7 +310,7 @@ LX_TEST(router_borrows_and_clips)
 {
     struct lx_config *cfg = load(yaml_default);
     char model[4096];
-    struct lx_route_req req = {LX_STR_NULL, LX_STR_NULL, LX_STR_NULL};
+    struct lx_route_req req = {LX_STR_NULL, LX_STR_NULL, LX_STR_NULL, false};
     struct lx_route_result res;
 
     LX_ASSERT(cfg != NULL);
@@ -352,7 +352,7 @@ LX_TEST(router_no_alloc)
 static int explain(const struct lx_config *cfg, const char *model, const char *provider,
                    struct lx_buf *b, struct lx_json *doc)
 {
-    struct lx_route_req req = {opt(model), opt(provider), LX_STR_NULL};
+    struct lx_route_req req = {opt(model), opt(provider), LX_STR_NULL, false};
     struct lx_route_result res;
     struct lx_json_writer w;
 
@@ -441,7 +441,7 @@ LX_TEST(router_explain_json)
     {
         struct lx_buf small = LX_BUF_INIT(16);
         struct lx_json_writer w;
-        struct lx_route_req req = {LX_STR("fast"), LX_STR_NULL, LX_STR_NULL};
+        struct lx_route_req req = {LX_STR("fast"), LX_STR_NULL, LX_STR_NULL, false};
         struct lx_route_result res;
         lx_route(cfg, &req, &res);
         lx_json_writer_init(&w, &small);
@@ -459,7 +459,7 @@ LX_TEST(router_explain_json)
 LX_TEST(router_explain_oom)
 {
     struct lx_config *cfg = load(yaml_default);
-    struct lx_route_req req = {LX_STR("fast"), LX_STR_NULL, LX_STR_NULL};
+    struct lx_route_req req = {LX_STR("fast"), LX_STR_NULL, LX_STR_NULL, false};
     struct lx_route_result res;
 
     LX_ASSERT(cfg != NULL);
