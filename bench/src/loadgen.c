@@ -28,6 +28,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/file.h"
 #include "core/str.h"
 #include "core/time.h"
 
@@ -544,25 +545,6 @@ static int parse_url(const char *url, struct lx_buf *host, struct lx_buf *path)
     return inet_pton(AF_INET, ip, &g.addr.sin_addr) == 1 ? 0 : -1;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct lx_buf b = LX_BUF_INIT(64u << 20);
-    char tmp[65536];
-    size_t n;
-
-    if (f == NULL)
-        return NULL;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        lx_buf_append(&b, tmp, n);
-    fclose(f);
-    if (b.len == 0) {
-        lx_buf_release(&b);
-        *len = 0;
-        return lx_xstrndup("", 0);
-    }
-    return lx_buf_detach(&b, len);
-}
 
 static double parse_num(const char *s)
 {
@@ -644,7 +626,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    if (body_file != NULL && (body = read_file(body_file, &body_len)) == NULL) {
+    if (body_file != NULL && (body = lx_file_read(body_file, 64u << 20, &body_len)) == NULL) {
         fprintf(stderr, "loadgen: cannot read %s\n", body_file);
         return 2;
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "core/alloc.h"
 
 void mock_opts_init(struct mock_opts *o)
@@ -170,30 +171,6 @@ struct cache_entry {
 
 static struct cache_entry *cache;
 
-static char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct lx_buf b = LX_BUF_INIT(64u << 20);
-    char tmp[65536];
-    size_t n;
-
-    if (f == NULL)
-        return NULL;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        lx_buf_append(&b, tmp, n);
-    if (ferror(f))
-        b.err = -1;
-    fclose(f);
-    if (b.err != 0) {
-        lx_buf_release(&b);
-        return NULL;
-    }
-    if (b.len == 0) {
-        *len = 0;
-        return lx_xstrndup("", 0);
-    }
-    return lx_buf_detach(&b, len);
-}
 
 /* Reads one JSON string starting at s[*i] == '"' into out (escapes other than \" and \\ are
  * kept as they are: recorded header values are plain ASCII). Returns false if malformed. */
@@ -236,7 +213,7 @@ static bool hop_header(struct lx_str name)
 static void load_headers(struct mock_fixture *fx, const char *path)
 {
     size_t len = 0;
-    char *text = read_whole(path, &len);
+    char *text = lx_file_read(path, 64u << 20, &len);
     struct lx_buf lines = LX_BUF_INIT(1u << 20);
     struct lx_buf name = LX_BUF_INIT(4096), val = LX_BUF_INIT(65536);
     uint64_t n;
@@ -316,7 +293,7 @@ const struct mock_fixture *mock_fixture_get(const char *dir, const char *rel)
         return NULL;
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, rel) >= sizeof(path))
         return NULL;
-    char *body = read_whole(path, &len);
+    char *body = lx_file_read(path, 64u << 20, &len);
     if (body == NULL)
         return NULL;
 

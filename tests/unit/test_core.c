@@ -7,6 +7,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/escape.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "tests/unit/test.h"
@@ -214,5 +215,29 @@ LX_TEST(log_batch_and_field_cap)
     LX_ASSERT(!lx_log_begin_to(&l, LX_LOG_DEBUG, "hidden", &batch));
     lx_log_init(2, LX_LOG_WARN);
     lx_buf_release(&batch);
+    return 0;
+}
+
+LX_TEST(file_read_bounded)
+{
+    char path[] = "/tmp/lx-file-XXXXXX";
+    int fd = mkstemp(path);
+    size_t len = 99;
+    char *p;
+
+    LX_ASSERT(fd >= 0);
+    LX_ASSERT(lx_file_read("/nonexistent/lx-file", 100, &len) == NULL);
+    p = lx_file_read(path, 100, &len); /* empty */
+    LX_ASSERT(p != NULL);
+    LX_ASSERT_EQ(0, len);
+    free(p);
+    LX_ASSERT_EQ(10, write(fd, "0123456789", 10));
+    close(fd);
+    p = lx_file_read(path, 10, &len);
+    LX_ASSERT(p != NULL);
+    LX_ASSERT_STR(lx_str_make(p, len), "0123456789");
+    free(p);
+    LX_ASSERT(lx_file_read(path, 9, &len) == NULL); /* over the bound */
+    unlink(path);
     return 0;
 }
