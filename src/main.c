@@ -90,11 +90,6 @@ static int parse_uint(const char *name, const char *s, uint64_t max, uint64_t *o
     return 0;
 }
 
-static bool is_loopback(const char *host)
-{
-    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
-           strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0;
-}
 
 enum {
     OPT_LISTEN = 256,
@@ -378,7 +373,7 @@ static int serve(int argc, char **argv)
         FLAG_OR(&f, OPT_FIRST_BYTE_TO, cfg->upstream.timeouts.first_byte_ms);
     gc.upstream.idle_timeout_ms = FLAG_OR(&f, OPT_IDLE_TO, cfg->upstream.timeouts.idle_ms);
     gc.upstream.total_timeout_ms = FLAG_OR(&f, OPT_TOTAL_TO, cfg->upstream.timeouts.total_ms);
-    if (!is_loopback(f.host) && cfg->master_key == NULL && f.set[OPT_LISTEN]) {
+    if (!lx_config_is_loopback(f.host) && cfg->master_key == NULL && f.set[OPT_LISTEN]) {
         /* a file that listens beyond loopback without a master key must say `auth: none`
          * (the loader checks it); a --listen flag cannot say it, so it is refused */
         fprintf(stderr, "llmux: refusing to listen on %s without a master key; set master_key "

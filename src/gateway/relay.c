@@ -165,6 +165,7 @@ static bool take_usage(struct lx_gw_req *g, struct lx_str json)
     int u, ch;
 
     lx_json_init(&doc, NULL);
+    lx_json_use_arena(&doc, lx_http_req_arena(g->req)); /* no malloc per answer */
     if (lx_json_parse(&doc, json.ptr, json.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto out;
     u = lx_json_get(&doc, 0, LX_STR("usage"));
@@ -181,7 +182,7 @@ static bool take_usage(struct lx_gw_req *g, struct lx_str json)
     ch = lx_json_get(&doc, 0, LX_STR("choices"));
     usage_only = lx_json_type(&doc, ch) == LX_JSON_ARRAY && lx_json_count(&doc, ch) == 0;
 out:
-    lx_json_release(&doc);
+    lx_json_release(&doc); /* scratch of objects with many keys */
     return usage_only;
 }
 
