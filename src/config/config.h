@@ -30,9 +30,16 @@ enum lx_config_auth {
 
 enum lx_config_proto {
     LX_CONFIG_PROTO_OPENAI = 0, /* OpenAI chat completions and every compatible API */
-    LX_CONFIG_PROTO_ANTHROPIC,
-    LX_CONFIG_PROTO_GEMINI,
+    LX_CONFIG_PROTO_ANTHROPIC,  /* Messages API */
+    LX_CONFIG_PROTO_GEMINI,     /* Google AI Studio generateContent */
+    LX_CONFIG_PROTO_VERTEX,     /* Vertex AI: Gemini and Anthropic models, OAuth2 */
+    LX_CONFIG_PROTO_BEDROCK,    /* AWS Bedrock Converse, SigV4 */
+    LX_CONFIG_PROTO_AZURE,      /* Azure OpenAI: deployment URLs, api-key header */
+    LX_CONFIG_PROTO_COHERE,     /* Cohere v2 chat */
+    LX_CONFIG_PROTO_OLLAMA,     /* Ollama native /api/chat, NDJSON */
+    LX_CONFIG_PROTO_WORKERS_AI, /* Cloudflare Workers AI REST /ai/run/@cf/... */
 };
+#define LX_CONFIG_N_PROTOS 9
 
 struct lx_config_timeouts { /* upstream, milliseconds */
     unsigned connect_ms, first_byte_ms, idle_ms, total_ms;
@@ -48,6 +55,9 @@ struct lx_config_provider {
     struct lx_header *headers; /* extra request headers; NUL-terminated slices */
     size_t n_headers;
     struct lx_config_timeouts timeouts; /* global `upstream:` values unless overridden */
+    const char *api_version;   /* azure: "2024-10-21" (NULL: the v1 style, no api-version) */
+    const char *region;        /* bedrock, vertex: "us-east-1", "us-central1" (NULL: from URL) */
+    const char *project;       /* vertex: the Google Cloud project (NULL: from the key file) */
     bool enabled;              /* false: `enabled: false`, or every key was an unset variable */
     bool keyless;              /* disabled only for want of a key: a client's own key (BYOK)
                                 * may still use it */
