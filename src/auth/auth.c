@@ -101,13 +101,13 @@ static bool next_param(struct lx_str q, size_t *pos, struct lx_str *whole, struc
     return true;
 }
 
-static struct lx_str query_token(struct lx_str q)
+static struct lx_str query_param(struct lx_str q, struct lx_str want)
 {
     struct lx_str whole, name, value;
     size_t pos = 0;
 
     while (next_param(q, &pos, &whole, &name, &value))
-        if (form_eq(name, LX_STR("auth_token")))
+        if (form_eq(name, want))
             return value;
     return LX_STR_NULL;
 }
@@ -135,7 +135,17 @@ bool lx_auth_find(const struct lx_header *h, size_t n, struct lx_str query,
     v = header_value(h, n, LX_STR("x-auth-token"));
     if (nonempty(v))
         return found(out, LX_AUTH_SRC_X_AUTH_TOKEN, v);
-    v = query_token(query);
+    v = query_param(query, LX_STR("auth_token"));
+    if (nonempty(v))
+        return found(out, LX_AUTH_SRC_QUERY, v);
+    /* the providers' own forms, for clients of their SDKs (front doors, /api/{provider}) */
+    v = header_value(h, n, LX_STR("x-goog-api-key"));
+    if (nonempty(v))
+        return found(out, LX_AUTH_SRC_GOOG_API_KEY, v);
+    v = header_value(h, n, LX_STR("api-key"));
+    if (nonempty(v))
+        return found(out, LX_AUTH_SRC_API_KEY, v);
+    v = query_param(query, LX_STR("key"));
     if (nonempty(v))
         return found(out, LX_AUTH_SRC_QUERY, v);
     return false;
@@ -181,7 +191,8 @@ const struct lx_auth_error *lx_auth_error(enum lx_auth_status st)
     static const struct lx_auth_error tab[] = {
         [LX_AUTH_MISSING] = {401, "authentication_error", "missing_api_key",
                              "Missing API key: send it as 'Authorization: Bearer <key>', "
-                             "'x-api-key', 'X-AUTH-TOKEN' or '?auth_token='"},
+                             "'x-api-key', 'X-AUTH-TOKEN', '?auth_token=', 'x-goog-api-key', "
+                             "'api-key' or '?key='"},
         [LX_AUTH_INVALID] = {401, "authentication_error", "invalid_api_key", "Invalid API key"},
         [LX_AUTH_BAD_BYOK] = {400, "invalid_request_error", "invalid_provider_key",
                               "X-Provider-Key is empty"},
@@ -249,7 +260,7 @@ size_t lx_auth_query_strip(struct lx_str query, char *dst)
     size_t pos = 0, len = 0;
 
     while (next_param(query, &pos, &whole, &name, &value)) {
-        if (whole.len == 0 || form_eq(name, LX_STR("auth_token")))
+        if (whole.len == 0 || form_eq(name, LX_STR("auth_token")) || form_eq(name, LX_STR("key")))
             continue;
         if (len > 0)
             dst[len++] = '&';

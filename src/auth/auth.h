@@ -9,6 +9,9 @@
  *   2. x-api-key: <k>              unless it is a BYOK key (below)
  *   3. X-AUTH-TOKEN: <k>
  *   4. ?auth_token=<k>             the first one; percent-decoded, '+' is a space (WHATWG)
+ *   5. x-goog-api-key: <k>         (the Gemini SDK's form)
+ *   6. api-key: <k>                (Azure's form)
+ *   7. ?key=<k>                    (Google's query form), decoded like auth_token
  * Header names are case-insensitive. Only the winning form is compared, in constant time.
  *
  * BYOK (a client's own provider key for this one request):
@@ -38,7 +41,9 @@ enum lx_auth_source {
     LX_AUTH_SRC_BEARER,
     LX_AUTH_SRC_X_API_KEY,
     LX_AUTH_SRC_X_AUTH_TOKEN,
-    LX_AUTH_SRC_QUERY, /* key is still percent-encoded */
+    LX_AUTH_SRC_QUERY, /* ?auth_token= or ?key=: key is still percent-encoded */
+    LX_AUTH_SRC_GOOG_API_KEY,
+    LX_AUTH_SRC_API_KEY,
 };
 
 /* A credential as found: key borrows from the headers or the query. */
@@ -98,9 +103,9 @@ void lx_auth_wipe(void *p, size_t n);
  * configuration's rule for secret headers). */
 bool lx_auth_header_is_secret(struct lx_str name);
 
-/* Writes query without any auth_token parameter (name compared after percent-decoding) into
+/* Writes query without any auth_token or key parameter (name compared after percent-decoding) into
  * dst, which must have room for query.len bytes; the other parameters keep their order and
  * bytes. Returns the length written (0: nothing left, drop the '?'). */
-size_t lx_auth_query_strip(struct lx_str query, char *dst);
+size_t lx_auth_query_strip(struct lx_str query, char *dst); /* the client's ?key= never goes on */
 
 #endif /* LX_AUTH_H */

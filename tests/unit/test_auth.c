@@ -85,7 +85,14 @@ static const struct acase cases[] = {
     {{NOH}, 0, "auth_token=", LX_AUTH_MISSING, LX_AUTH_SRC_NONE},
     {{NOH}, 0, "auth_token", LX_AUTH_MISSING, LX_AUTH_SRC_NONE},
     {{NOH}, 0, "xauth_token=" MK "&auth_tokens=" MK, LX_AUTH_MISSING, LX_AUTH_SRC_NONE},
-    {{H("x-auth", MK), H("api-key", MK)}, 2, "", LX_AUTH_MISSING, LX_AUTH_SRC_NONE},
+    {{H("x-auth", MK)}, 1, "", LX_AUTH_MISSING, LX_AUTH_SRC_NONE},
+    /* the providers' own forms (front doors, /api/{provider}): after the four above */
+    {{H("x-auth", MK), H("api-key", MK)}, 2, "", LX_AUTH_OK, LX_AUTH_SRC_API_KEY},
+    {{H("x-goog-api-key", MK)}, 1, "", LX_AUTH_OK, LX_AUTH_SRC_GOOG_API_KEY},
+    {{H("x-goog-api-key", "wrong")}, 1, "", LX_AUTH_INVALID, LX_AUTH_SRC_GOOG_API_KEY},
+    {{H("x-goog-api-key", "wrong"), H("x-api-key", MK)}, 2, "", LX_AUTH_OK, LX_AUTH_SRC_X_API_KEY},
+    {{NOH}, 0, "alt=sse&key=" MK, LX_AUTH_OK, LX_AUTH_SRC_QUERY},
+    {{NOH}, 0, "key=wrong&auth_token=" MK, LX_AUTH_OK, LX_AUTH_SRC_QUERY},
     /* precedence: the first present form decides, even when a later one is right */
     {{H("x-api-key", MK), H("Authorization", "Bearer wrong")},
      2,
@@ -359,6 +366,8 @@ LX_TEST(auth_query_strip)
         {"auth_tokens=1&xauth_token=2", "auth_tokens=1&xauth_token=2"},
         {"a=1&&b=2&", "a=1&b=2"},
         {"model=@cf%2Fmeta%2Fllama&auth_token=sk%2Bx", "model=@cf%2Fmeta%2Fllama"},
+        {"alt=sse&key=AIzaSECRET", "alt=sse"},
+        {"key=a&keys=1&monkey=2", "keys=1&monkey=2"},
     };
     for (size_t i = 0; i < LX_ARRAY_SIZE(tab); i++) {
         struct lx_str q = lx_str_cstr(tab[i][0]);
