@@ -1,0 +1,1025 @@
+/* cohere.c - the Cohere v2 provider adapter (lx_provider_cohere): IR -> POST {base}/v2/chat and
+ * /v2/embed bodies; Cohere's answers, SSE stream events (message-start ... message-end) and
+ * error bodies -> IR. Owned by the small-providers engineer (docs/internals/providers-small.md).
+ *
+ * Pure translator (STYLE.md 3.6): no I/O, no globals, no clock; memory from the arenas given
+ * (bodies are built in a bounded lx_buf, copied into the arena, released before return). Any
+ * thread. Decision: Cohere's tool_plan is reasoning-like preamble -> LX_PART_THINKING /
+ * LX_DELTA_THINKING, and an assistant message's THINKING text goes back as tool_plan. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/str.h"
+#include "json/json.h"
+#include "json/writer.h"
+#include "providers/provider.h"
+
+#define COH_MAX_BODY ((size_t)64 << 20)
+#define COH_MAX_MSG 512u
+#define COH_MAX_CALLS 4096
+#define COH_KEY(w, lit) lx_json_write_key((w), LX_STR(lit))
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static struct lx_str coh_concat(struct lx_arena *a, const struct lx_str *parts, size_t n)
+{
+    size_t len = 0, off = 0;
+    char *p;
+
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].len > SIZE_MAX / 2 - len)
+            return LX_STR_NULL;
+        len += parts[i].len;
+    }
+    p = lx_arena_alloc(a, len + 1);
+    if (p == NULL)
+        return LX_STR_NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].len > 0)
+            memcpy(p + off, parts[i].ptr, parts[i].len);
+        off += parts[i].len;
+    }
+    p[len] = '\0';
+    return lx_str_make(p, len);
+}
+
+static bool coh_contains_nocase(struct lx_str hay, const char *lit)
+{
+    struct lx_str n = lx_str_cstr(lit);
+
+    if (n.len == 0 || hay.len < n.len)
+        return false;
+    for (size_t i = 0; i + n.len <= hay.len; i++)
+        if (lx_str_eq_nocase(lx_str_make(hay.ptr + i, n.len), n))
+            return true;
+    return false;
+}
+
+static bool coh_contains(struct lx_str hay, struct lx_str needle)
+{
+    if (needle.len == 0 || hay.len < needle.len)
+        return false;
+    for (size_t i = 0; i + needle.len <= hay.len; i++)
+        if (memcmp(hay.ptr + i, needle.ptr, needle.len) == 0)
+            return true;
+    return false;
+}
+
+static struct lx_str coh_cut_utf8(struct lx_str s, size_t max)
+{
+    if (s.len <= max)
+        return s;
+    s.len = max;
+    while (s.len > 0 && ((unsigned char)s.ptr[s.len] & 0xC0) == 0x80)
+        s.len--;
+    return s;
+}
+
+/* URL, method and headers: Content-Type, Accept, Bearer key, the configured headers. */
+static int coh_target(const struct lx_provider_call *call, const char *path, struct lx_arena *a,
+                      struct lx_upstream_req *out, struct lx_err *err)
+{
+    const struct lx_config_provider *conf = call->conf;
+    struct lx_str parts[2];
+    size_t n = 0, max;
+    struct lx_header *h;
+
+    memset(out, 0, sizeof(*out));
+    parts[0] = conf != NULL && conf->base_url != NULL ? lx_str_cstr(conf->base_url)
+                                                      : LX_STR("https://api.cohere.com");
+    parts[1] = lx_str_cstr(path);
+    out->method = LX_STR("POST");
+    out->url = coh_concat(a, parts, 2);
+    max = 3 + (conf != NULL ? conf->n_headers : 0);
+    h = lx_arena_zalloc(a, max * sizeof(*h));
+    if (out->url.ptr == NULL || h == NULL) {
+        lx_err_set(err, LX_ENOMEM, 500, "out of memory building the upstream request");
+        return LX_ENOMEM;
+    }
+    h[n++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
+    h[n++] = (struct lx_header){LX_STR("Accept"), call->stream && call->endpoint == LX_EP_CHAT
+                                                      ? LX_STR("text/event-stream")
+                                                      : LX_STR("application/json")};
+    if (call->key.len > 0) {
+        struct lx_str bp[2] = {LX_STR("Bearer "), call->key};
+        struct lx_str v = coh_concat(a, bp, 2);
+
+        if (v.ptr == NULL) {
+            lx_err_set(err, LX_ENOMEM, 500, "out of memory building the upstream request");
+            return LX_ENOMEM;
+        }
+        h[n++] = (struct lx_header){LX_STR("Authorization"), v};
+    }
+    for (size_t i = 0; conf != NULL && i < conf->n_headers; i++)
+        if (lx_header_find(h, n, conf->headers[i].name) == NULL)
+            h[n++] = conf->headers[i];
+    out->headers = h;
+    out->n_headers = n;
+    return LX_OK;
+}
+
+static int coh_body_done(struct lx_json_writer *w, struct lx_buf *b, struct lx_arena *a,
+                         struct lx_str *body, struct lx_err *err)
+{
+    int rc = lx_json_writer_finish(w);
+
+    if (rc == LX_OK && b->err != LX_OK)
+        rc = b->err;
+    if (rc == LX_OK) {
+        *body = lx_arena_dup(a, lx_buf_str(b));
+        if (body->ptr == NULL)
+            rc = LX_ENOMEM;
+    }
+    lx_buf_release(b);
+    if (rc == LX_ETOOBIG)
+        lx_err_set(err, rc, 413, "request too large for the upstream body limit");
+    else if (rc != LX_OK)
+        lx_err_set(err, rc, 500, "could not encode the upstream request: %s", lx_strerror(rc));
+    return rc;
+}
+
+static void coh_write_num(struct lx_json_writer *w, const char *key, const struct lx_num *n)
+{
+    if (n->raw.len == 0)
+        return;
+    lx_json_write_key(w, lx_str_cstr(key));
+    lx_json_write_raw(w, n->raw);
+}
+
+/* ---- request body ----------------------------------------------------------------------- */
+
+static int coh_unsupported(struct lx_err *err, const char *what)
+{
+    lx_err_set(err, LX_EINVAL, 400, "cohere: %s is not supported by this provider", what);
+    return LX_EINVAL;
+}
+
+/* A tool result's content: its text, or the text of its sub parts. */
+static int coh_write_tool_result(struct lx_json_writer *w, const struct lx_part *p,
+                                 struct lx_err *err)
+{
+    lx_json_write_object_begin(w);
+    COH_KEY(w, "role");
+    lx_json_write_str(w, LX_STR("tool"));
+    COH_KEY(w, "tool_call_id");
+    lx_json_write_str(w, p->id);
+    COH_KEY(w, "content");
+    if (p->n_sub == 0) {
+        lx_json_write_str(w, p->text);
+    } else {
+        lx_json_write_array_begin(w);
+        for (size_t i = 0; i < p->n_sub; i++) {
+            if (p->sub[i].type != LX_PART_TEXT)
+                return coh_unsupported(err, "a non-text tool result");
+            lx_json_write_object_begin(w);
+            COH_KEY(w, "type");
+            lx_json_write_str(w, LX_STR("text"));
+            COH_KEY(w, "text");
+            lx_json_write_str(w, p->sub[i].text);
+            lx_json_write_object_end(w);
+        }
+        lx_json_write_array_end(w);
+    }
+    lx_json_write_object_end(w);
+    return LX_OK;
+}
+
+static int coh_write_user(struct lx_json_writer *w, const struct lx_msg *m, struct lx_arena *a,
+                          struct lx_err *err)
+{
+    size_t n_content = 0;
+    bool only_text = true;
+
+    for (size_t i = 0; i < m->n_parts; i++) {
+        const struct lx_part *p = &m->parts[i];
+
+        if (p->type == LX_PART_TOOL_RESULT) {
+            int rc = coh_write_tool_result(w, p, err);
+
+            if (rc != LX_OK)
+                return rc;
+            continue;
+        }
+        if (p->type == LX_PART_IMAGE)
+            only_text = false;
+        else if (p->type != LX_PART_TEXT)
+            return coh_unsupported(err, "this content part (file, audio, thinking) in a user "
+                                        "message");
+        n_content++;
+    }
+    if (n_content == 0)
+        return LX_OK;
+    lx_json_write_object_begin(w);
+    COH_KEY(w, "role");
+    lx_json_write_str(w, LX_STR("user"));
+    COH_KEY(w, "content");
+    if (only_text && n_content == 1) {
+        for (size_t i = 0; i < m->n_parts; i++)
+            if (m->parts[i].type == LX_PART_TEXT)
+                lx_json_write_str(w, m->parts[i].text);
+    } else {
+        lx_json_write_array_begin(w);
+        for (size_t i = 0; i < m->n_parts; i++) {
+            const struct lx_part *p = &m->parts[i];
+
+            if (p->type == LX_PART_TEXT) {
+                lx_json_write_object_begin(w);
+                COH_KEY(w, "type");
+                lx_json_write_str(w, LX_STR("text"));
+                COH_KEY(w, "text");
+                lx_json_write_str(w, p->text);
+                lx_json_write_object_end(w);
+            } else if (p->type == LX_PART_IMAGE) {
+                struct lx_str url = p->url;
+
+                if (url.len == 0) {
+                    struct lx_str dp[4] = {LX_STR("data:"), p->media_type, LX_STR(";base64,"),
+                                           p->data};
+
+                    url = coh_concat(a, dp, 4);
+                    if (url.ptr == NULL) {
+                        lx_err_set(err, LX_ENOMEM, 500, "out of memory");
+                        return LX_ENOMEM;
+                    }
+                }
+                lx_json_write_object_begin(w);
+                COH_KEY(w, "type");
+                lx_json_write_str(w, LX_STR("image_url"));
+                COH_KEY(w, "image_url");
+                lx_json_write_object_begin(w);
+                COH_KEY(w, "url");
+                lx_json_write_str(w, url);
+                lx_json_write_object_end(w);
+                lx_json_write_object_end(w);
+            }
+        }
+        lx_json_write_array_end(w);
+    }
+    lx_json_write_object_end(w);
+    return LX_OK;
+}
+
+/* The text of every part of one type, joined (in a; a slice of the part when only one). */
+static struct lx_str coh_join_parts(const struct lx_msg *m, enum lx_part_type type,
+                                    struct lx_arena *a)
+{
+    size_t len = 0, n = 0, off = 0;
+    struct lx_str one = LX_STR_NULL;
+    char *p;
+
+    for (size_t i = 0; i < m->n_parts; i++) {
+        if (m->parts[i].type != type)
+            continue;
+        one = m->parts[i].text;
+        len += one.len;
+        n++;
+    }
+    if (n <= 1)
+        return one;
+    p = lx_arena_alloc(a, len + 1);
+    if (p == NULL)
+        return LX_STR_NULL;
+    for (size_t i = 0; i < m->n_parts; i++) {
+        if (m->parts[i].type != type || m->parts[i].text.len == 0)
+            continue;
+        memcpy(p + off, m->parts[i].text.ptr, m->parts[i].text.len);
+        off += m->parts[i].text.len;
+    }
+    p[len] = '\0';
+    return lx_str_make(p, len);
+}
+
+static int coh_write_assistant(struct lx_json_writer *w, const struct lx_msg *m,
+                               struct lx_arena *a, struct lx_err *err)
+{
+    struct lx_str text = coh_join_parts(m, LX_PART_TEXT, a);
+    struct lx_str plan = coh_join_parts(m, LX_PART_THINKING, a);
+    size_t n_calls = 0;
+
+    for (size_t i = 0; i < m->n_parts; i++) {
+        enum lx_part_type t = m->parts[i].type;
+
+        if (t == LX_PART_TOOL_CALL)
+            n_calls++;
+        else if (t != LX_PART_TEXT && t != LX_PART_THINKING && t != LX_PART_REDACTED_THINKING)
+            return coh_unsupported(err, "this content part in an assistant message");
+    }
+    if (text.len == 0 && n_calls == 0)
+        return LX_OK; /* Cohere rejects an assistant message with neither */
+    lx_json_write_object_begin(w);
+    COH_KEY(w, "role");
+    lx_json_write_str(w, LX_STR("assistant"));
+    if (text.len > 0) {
+        COH_KEY(w, "content");
+        lx_json_write_str(w, text);
+    }
+    if (n_calls > 0) {
+        if (plan.len > 0) {
+            COH_KEY(w, "tool_plan");
+            lx_json_write_str(w, plan);
+        }
+        COH_KEY(w, "tool_calls");
+        lx_json_write_array_begin(w);
+        for (size_t i = 0; i < m->n_parts; i++) {
+            const struct lx_part *p = &m->parts[i];
+
+            if (p->type != LX_PART_TOOL_CALL)
+                continue;
+            lx_json_write_object_begin(w);
+            COH_KEY(w, "id");
+            lx_json_write_str(w, p->id);
+            COH_KEY(w, "type");
+            lx_json_write_str(w, LX_STR("function"));
+            COH_KEY(w, "function");
+            lx_json_write_object_begin(w);
+            COH_KEY(w, "name");
+            lx_json_write_str(w, p->name);
+            COH_KEY(w, "arguments");
+            lx_json_write_str(w, p->args.len > 0 ? p->args : LX_STR("{}"));
+            lx_json_write_object_end(w);
+            lx_json_write_object_end(w);
+        }
+        lx_json_write_array_end(w);
+    }
+    lx_json_write_object_end(w);
+    return LX_OK;
+}
+
+static int coh_write_messages(struct lx_json_writer *w, const struct lx_chat_req *req,
+                              struct lx_arena *a, struct lx_err *err)
+{
+    int rc = LX_OK;
+
+    COH_KEY(w, "messages");
+    lx_json_write_array_begin(w);
+    for (size_t i = 0; i < req->n_msgs && rc == LX_OK; i++) {
+        const struct lx_msg *m = &req->msgs[i];
+
+        switch (m->role) {
+        case LX_ROLE_SYSTEM:
+        case LX_ROLE_DEVELOPER:
+            for (size_t j = 0; j < m->n_parts; j++)
+                if (m->parts[j].type != LX_PART_TEXT)
+                    return coh_unsupported(err, "a non-text system part");
+            lx_json_write_object_begin(w);
+            COH_KEY(w, "role");
+            lx_json_write_str(w, LX_STR("system"));
+            COH_KEY(w, "content");
+            lx_json_write_str(w, coh_join_parts(m, LX_PART_TEXT, a));
+            lx_json_write_object_end(w);
+            break;
+        case LX_ROLE_USER: rc = coh_write_user(w, m, a, err); break;
+        case LX_ROLE_ASSISTANT: rc = coh_write_assistant(w, m, a, err); break;
+        case LX_ROLE_TOOL:
+            for (size_t j = 0; j < m->n_parts && rc == LX_OK; j++) {
+                if (m->parts[j].type == LX_PART_TOOL_RESULT)
+                    rc = coh_write_tool_result(w, &m->parts[j], err);
+                else if (m->parts[j].type != LX_PART_TEXT)
+                    rc = coh_unsupported(err, "a non-text tool message part");
+            }
+            break;
+        }
+    }
+    lx_json_write_array_end(w);
+    return rc;
+}
+
+static void coh_write_tool(struct lx_json_writer *w, const struct lx_tool *t)
+{
+    lx_json_write_object_begin(w);
+    COH_KEY(w, "type");
+    lx_json_write_str(w, LX_STR("function"));
+    COH_KEY(w, "function");
+    lx_json_write_object_begin(w);
+    COH_KEY(w, "name");
+    lx_json_write_str(w, t->name);
+    if (t->description.len > 0) {
+        COH_KEY(w, "description");
+        lx_json_write_str(w, t->description);
+    }
+    COH_KEY(w, "parameters");
+    lx_json_write_raw(w, t->parameters.len > 0 ? t->parameters
+                                               : LX_STR("{\"type\":\"object\",\"properties\":{}}"));
+    lx_json_write_object_end(w);
+    lx_json_write_object_end(w);
+}
+
+static int coh_chat_body(const struct lx_provider_call *call, const struct lx_chat_req *req,
+                         struct lx_arena *a, struct lx_str *body, struct lx_err *err)
+{
+    struct lx_buf b = LX_BUF_INIT(COH_MAX_BODY);
+    struct lx_json_writer w;
+    bool strict = false, named = req->tool_choice == LX_TOOL_CHOICE_NAMED;
+    int rc;
+
+    if (req->n > 1) {
+        lx_err_set(err, LX_EINVAL, 400, "cohere: n > 1 is not supported");
+        return LX_EINVAL;
+    }
+    lx_json_writer_init(&w, &b);
+    lx_json_write_object_begin(&w);
+    COH_KEY(&w, "model");
+    lx_json_write_str(&w, call->model.len > 0 ? call->model : req->model);
+    rc = coh_write_messages(&w, req, a, err);
+    if (rc != LX_OK) {
+        lx_buf_release(&b);
+        return rc;
+    }
+    if (req->n_tools > 0) {
+        size_t written = 0;
+
+        COH_KEY(&w, "tools");
+        lx_json_write_array_begin(&w);
+        for (size_t i = 0; i < req->n_tools; i++) {
+            /* no named tool choice in Cohere: send only that tool, with REQUIRED */
+            if (named && !lx_str_eq(req->tools[i].name, req->tool_choice_name))
+                continue;
+            coh_write_tool(&w, &req->tools[i]);
+            strict = strict || req->tools[i].strict;
+            written++;
+        }
+        lx_json_write_array_end(&w);
+        if (named && written == 0) {
+            lx_buf_release(&b);
+            lx_err_set(err, LX_EINVAL, 400, "tool_choice names a tool that is not in tools");
+            return LX_EINVAL;
+        }
+        if (strict) {
+            COH_KEY(&w, "strict_tools");
+            lx_json_write_bool(&w, true);
+        }
+        if (req->tool_choice == LX_TOOL_CHOICE_REQUIRED || named) {
+            COH_KEY(&w, "tool_choice");
+            lx_json_write_str(&w, LX_STR("REQUIRED"));
+        } else if (req->tool_choice == LX_TOOL_CHOICE_NONE) {
+            COH_KEY(&w, "tool_choice");
+            lx_json_write_str(&w, LX_STR("NONE"));
+        }
+    }
+    if (req->max_tokens >= 0) {
+        COH_KEY(&w, "max_tokens");
+        lx_json_write_int(&w, req->max_tokens);
+    }
+    coh_write_num(&w, "temperature", &req->temperature);
+    coh_write_num(&w, "p", &req->top_p);
+    if (req->top_k >= 0) {
+        COH_KEY(&w, "k");
+        lx_json_write_int(&w, req->top_k);
+    }
+    coh_write_num(&w, "frequency_penalty", &req->frequency_penalty);
+    coh_write_num(&w, "presence_penalty", &req->presence_penalty);
+    if (req->n_stop > 0) {
+        COH_KEY(&w, "stop_sequences");
+        lx_json_write_array_begin(&w);
+        for (size_t i = 0; i < req->n_stop; i++)
+            lx_json_write_str(&w, req->stop[i]);
+        lx_json_write_array_end(&w);
+    }
+    if (req->has_seed) {
+        COH_KEY(&w, "seed");
+        lx_json_write_int(&w, req->seed);
+    }
+    if (req->response_format == LX_RF_JSON_OBJECT || req->response_format == LX_RF_JSON_SCHEMA) {
+        COH_KEY(&w, "response_format");
+        lx_json_write_object_begin(&w);
+        COH_KEY(&w, "type");
+        lx_json_write_str(&w, LX_STR("json_object"));
+        if (req->response_format == LX_RF_JSON_SCHEMA && req->schema.len > 0) {
+            COH_KEY(&w, "json_schema");
+            lx_json_write_raw(&w, req->schema);
+        }
+        lx_json_write_object_end(&w);
+    }
+    if (req->thinking == LX_THINKING_ENABLED) {
+        COH_KEY(&w, "thinking");
+        lx_json_write_object_begin(&w);
+        COH_KEY(&w, "type");
+        lx_json_write_str(&w, LX_STR("enabled"));
+        if (req->thinking_budget > 0) {
+            COH_KEY(&w, "token_budget");
+            lx_json_write_int(&w, req->thinking_budget);
+        }
+        lx_json_write_object_end(&w);
+    } else if (req->thinking == LX_THINKING_DISABLED) {
+        COH_KEY(&w, "thinking");
+        lx_json_write_object_begin(&w);
+        COH_KEY(&w, "type");
+        lx_json_write_str(&w, LX_STR("disabled"));
+        lx_json_write_object_end(&w);
+    }
+    COH_KEY(&w, "stream");
+    lx_json_write_bool(&w, call->stream);
+    lx_json_write_object_end(&w);
+    return coh_body_done(&w, &b, a, body, err);
+}
+
+static int coh_build_request(const struct lx_provider_call *call, const struct lx_chat_req *req,
+                             struct lx_arena *a, struct lx_upstream_req *out, struct lx_err *err)
+{
+    int rc;
+
+    if (call->endpoint != LX_EP_CHAT) {
+        lx_err_set(err, LX_EINVAL, 400, "cohere: no token counting endpoint");
+        return LX_EINVAL;
+    }
+    rc = coh_target(call, "/v2/chat", a, out, err);
+    if (rc != LX_OK)
+        return rc;
+    return coh_chat_body(call, req, a, &out->body, err);
+}
+
+/* ---- decoding --------------------------------------------------------------------------- */
+
+static void coh_json_init(struct lx_json *doc, struct lx_arena *a)
+{
+    lx_json_init(doc, NULL);
+    lx_json_use_arena(doc, a);
+}
+
+static int64_t coh_int(const struct lx_json *doc, int obj, const char *key)
+{
+    int64_t v;
+    int t = lx_json_get(doc, obj, lx_str_cstr(key));
+
+    if (t < 0 || lx_json_int64(doc, t, &v) != LX_OK || v < 0)
+        return -1;
+    return v;
+}
+
+/* A string member decoded into a; empty when absent or null, LX_EPARSE when not a string. */
+static int coh_str(const struct lx_json *doc, int obj, const char *key, struct lx_arena *a,
+                   struct lx_str *out)
+{
+    int t = lx_json_get(doc, obj, lx_str_cstr(key));
+
+    *out = LX_STR_NULL;
+    if (t < 0 || lx_json_type(doc, t) == LX_JSON_NULL)
+        return LX_OK;
+    if (lx_json_type(doc, t) != LX_JSON_STRING)
+        return LX_EPARSE;
+    return lx_json_str(doc, t, a, out);
+}
+
+static enum lx_finish coh_finish(struct lx_str raw)
+{
+    if (lx_str_eq(raw, LX_STR("MAX_TOKENS")))
+        return LX_FINISH_LENGTH;
+    if (lx_str_eq(raw, LX_STR("TOOL_CALL")))
+        return LX_FINISH_TOOL_CALLS;
+    if (lx_str_eq(raw, LX_STR("ERROR")) || lx_str_eq(raw, LX_STR("TIMEOUT")))
+        return LX_FINISH_ERROR;
+    return LX_FINISH_STOP; /* COMPLETE, STOP_SEQUENCE, and words not known yet */
+}
+
+/* usage.tokens (what the model saw) preferred over billed_units; cached_tokens is part of
+ * input. */
+static void coh_usage(const struct lx_json *doc, int u, struct lx_usage *out)
+{
+    int t;
+
+    *out = (struct lx_usage)LX_USAGE_INIT;
+    if (lx_json_type(doc, u) != LX_JSON_OBJECT)
+        return;
+    t = lx_json_get(doc, u, LX_STR("tokens"));
+    if (lx_json_type(doc, t) != LX_JSON_OBJECT)
+        t = lx_json_get(doc, u, LX_STR("billed_units"));
+    if (lx_json_type(doc, t) == LX_JSON_OBJECT) {
+        out->input = coh_int(doc, t, "input_tokens");
+        out->output = coh_int(doc, t, "output_tokens");
+    }
+    out->cache_read = coh_int(doc, u, "cached_tokens");
+    if (out->input >= 0 && out->output >= 0)
+        out->total = out->input + out->output;
+}
+
+/* Arguments: Cohere sends a JSON string; an object (seen from proxies) is kept as its text. */
+static int coh_args(const struct lx_json *doc, int fn, struct lx_arena *a, struct lx_str *out)
+{
+    int t = lx_json_get(doc, fn, LX_STR("arguments"));
+
+    *out = LX_STR_NULL;
+    if (lx_json_type(doc, t) == LX_JSON_STRING)
+        return lx_json_str(doc, t, a, out);
+    if (lx_json_type(doc, t) == LX_JSON_OBJECT)
+        *out = lx_json_raw(doc, t);
+    else if (t >= 0 && lx_json_type(doc, t) != LX_JSON_NULL)
+        return LX_EPARSE;
+    return LX_OK;
+}
+
+static int coh_parse_response(const struct lx_provider_call *call, struct lx_str body,
+                              struct lx_arena *a, struct lx_chat_resp *out, struct lx_err *err)
+{
+    struct lx_json doc;
+    int msg, content, calls, rc;
+    size_t cap = 1, n = 0;
+    struct lx_choice *ch;
+    struct lx_part *parts;
+    struct lx_str plan;
+
+    (void)call;
+    lx_chat_resp_init(out);
+    coh_json_init(&doc, a);
+    if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+        goto bad;
+    msg = lx_json_get(&doc, 0, LX_STR("message"));
+    if (lx_json_type(&doc, msg) != LX_JSON_OBJECT)
+        goto bad;
+    content = lx_json_get(&doc, msg, LX_STR("content"));
+    calls = lx_json_get(&doc, msg, LX_STR("tool_calls"));
+    if ((content >= 0 && lx_json_type(&doc, content) != LX_JSON_ARRAY &&
+         lx_json_type(&doc, content) != LX_JSON_NULL) ||
+        (calls >= 0 && lx_json_type(&doc, calls) != LX_JSON_ARRAY &&
+         lx_json_type(&doc, calls) != LX_JSON_NULL))
+        goto bad;
+    if (lx_json_type(&doc, content) == LX_JSON_ARRAY)
+        cap += lx_json_count(&doc, content);
+    if (lx_json_type(&doc, calls) == LX_JSON_ARRAY)
+        cap += lx_json_count(&doc, calls);
+    ch = lx_arena_zalloc(a, sizeof(*ch));
+    parts = lx_arena_zalloc(a, cap * sizeof(*parts));
+    if (ch == NULL || parts == NULL)
+        return LX_ENOMEM;
+    if (coh_str(&doc, 0, "id", a, &out->id) != LX_OK ||
+        coh_str(&doc, msg, "tool_plan", a, &plan) != LX_OK)
+        goto bad;
+    if (plan.len > 0) {
+        parts[n].type = LX_PART_THINKING;
+        parts[n++].text = plan;
+    }
+    for (int c = lx_json_first(&doc, content); c >= 0; c = lx_json_sibling(&doc, content, c)) {
+        int ty = lx_json_get(&doc, c, LX_STR("type"));
+        struct lx_str s;
+
+        if (lx_json_type(&doc, c) != LX_JSON_OBJECT)
+            goto bad;
+        if (lx_json_str_eq(&doc, ty, LX_STR("text"))) {
+            if (coh_str(&doc, c, "text", a, &s) != LX_OK)
+                goto bad;
+            parts[n].type = LX_PART_TEXT;
+        } else if (lx_json_str_eq(&doc, ty, LX_STR("thinking"))) {
+            if (coh_str(&doc, c, "thinking", a, &s) != LX_OK)
+                goto bad;
+            parts[n].type = LX_PART_THINKING;
+        } else {
+            continue; /* future block types */
+        }
+        parts[n++].text = s;
+    }
+    for (int c = lx_json_first(&doc, calls); c >= 0; c = lx_json_sibling(&doc, calls, c)) {
+        int fn = lx_json_get(&doc, c, LX_STR("function"));
+        struct lx_part *p = &parts[n];
+
+        if (lx_json_type(&doc, fn) != LX_JSON_OBJECT)
+            goto bad;
+        p->type = LX_PART_TOOL_CALL;
+        if (coh_str(&doc, c, "id", a, &p->id) != LX_OK ||
+            coh_str(&doc, fn, "name", a, &p->name) != LX_OK ||
+            coh_args(&doc, fn, a, &p->args) != LX_OK)
+            goto bad;
+        if (p->args.len == 0)
+            p->args = LX_STR("{}");
+        n++;
+    }
+    ch->index = 0;
+    ch->message.role = LX_ROLE_ASSISTANT;
+    ch->message.parts = parts;
+    ch->message.n_parts = n;
+    rc = coh_str(&doc, 0, "finish_reason", a, &ch->finish_raw);
+    if (rc != LX_OK)
+        goto bad;
+    ch->finish = coh_finish(ch->finish_raw);
+    out->choices = ch;
+    out->n_choices = 1;
+    coh_usage(&doc, lx_json_get(&doc, 0, LX_STR("usage")), &out->usage);
+    return LX_OK;
+bad:
+    lx_err_set(err, LX_EPARSE, 502, "upstream answer is not a Cohere v2 chat response");
+    return LX_EPARSE;
+}
+
+/* ---- stream ----------------------------------------------------------------------------- */
+
+struct coh_stream {
+    bool started;
+    int n_calls; /* tool calls begun */
+    int cur;     /* tool_index of the call being streamed, -1 none */
+};
+
+static void coh_delta_init(struct lx_delta *d, enum lx_delta_type type)
+{
+    memset(d, 0, sizeof(*d));
+    d->type = type;
+    d->usage = (struct lx_usage)LX_USAGE_INIT;
+}
+
+static int coh_emit_text(const struct lx_delta_sink *sink, enum lx_delta_type type,
+                         struct lx_str s)
+{
+    struct lx_delta d;
+
+    if (s.len == 0)
+        return LX_OK;
+    coh_delta_init(&d, type);
+    d.text = s;
+    return sink->emit(sink->ctx, &d);
+}
+
+static void coh_classify(int status, struct lx_str msg, struct lx_str key,
+                         struct lx_upstream_error *out);
+
+static int coh_start(struct coh_stream *ps, struct lx_str id, const struct lx_delta_sink *sink)
+{
+    struct lx_delta d;
+
+    if (ps->started)
+        return LX_OK;
+    ps->started = true;
+    coh_delta_init(&d, LX_DELTA_START);
+    d.id = id;
+    return sink->emit(sink->ctx, &d);
+}
+
+static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_event *ev,
+                           const struct lx_delta_sink *sink, struct lx_err *err)
+{
+    struct coh_stream *ps = st->priv;
+    struct lx_arena *s = st->scratch;
+    struct lx_json doc;
+    struct lx_str type, str;
+    struct lx_delta d;
+    int delta, m, rc;
+
+    if (st->done || st->failed)
+        return LX_OK; /* message-end is terminal; a trailing [DONE] says nothing more */
+    if (ps == NULL) {
+        ps = lx_arena_zalloc(st->a, sizeof(*ps));
+        if (ps == NULL)
+            return LX_ENOMEM;
+        ps->cur = -1;
+        st->priv = ps;
+    }
+    if (lx_str_eq(lx_str_trim(ev->data), LX_STR("[DONE]"))) {
+        /* [DONE] without message-end: the stream was cut short by the upstream */
+        lx_err_set(err, LX_EPARSE, 502, "cohere stream ended without message-end");
+        return LX_EPARSE;
+    }
+    coh_json_init(&doc, s);
+    if (lx_json_parse(&doc, ev->data.ptr, ev->data.len) != LX_OK ||
+        lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+        goto bad;
+    if (coh_str(&doc, 0, "type", s, &type) != LX_OK)
+        goto bad;
+    if (type.len == 0)
+        type = ev->event;
+    if (type.len == 0) {
+        struct lx_upstream_error *e;
+
+        /* no type: an error object {"message":...} the upstream wrote into the stream */
+        if (coh_str(&doc, 0, "message", s, &str) != LX_OK || str.len == 0)
+            goto bad;
+        e = lx_arena_zalloc(s, sizeof(*e));
+        if (e == NULL)
+            return LX_ENOMEM;
+        coh_classify(500, str, st->call != NULL ? st->call->key : LX_STR_NULL, e);
+        coh_delta_init(&d, LX_DELTA_ERROR);
+        d.error = e;
+        st->failed = true;
+        return sink->emit(sink->ctx, &d);
+    }
+    delta = lx_json_get(&doc, 0, LX_STR("delta"));
+    if (delta >= 0 && lx_json_type(&doc, delta) != LX_JSON_OBJECT)
+        goto bad;
+    m = lx_json_get(&doc, delta, LX_STR("message"));
+
+    if (lx_str_eq(type, LX_STR("message-start"))) {
+        if (coh_str(&doc, 0, "id", s, &str) != LX_OK)
+            goto bad;
+        return coh_start(ps, str, sink);
+    }
+    rc = coh_start(ps, LX_STR_NULL, sink);
+    if (rc != LX_OK)
+        return rc;
+    if (lx_str_eq(type, LX_STR("content-start")) || lx_str_eq(type, LX_STR("content-delta"))) {
+        int c = lx_json_get(&doc, m, LX_STR("content"));
+
+        if (lx_json_type(&doc, c) != LX_JSON_OBJECT)
+            goto bad;
+        if (coh_str(&doc, c, "thinking", s, &str) != LX_OK)
+            goto bad;
+        rc = coh_emit_text(sink, LX_DELTA_THINKING, str);
+        if (rc != LX_OK)
+            return rc;
+        if (coh_str(&doc, c, "text", s, &str) != LX_OK)
+            goto bad;
+        return coh_emit_text(sink, LX_DELTA_TEXT, str);
+    }
+    if (lx_str_eq(type, LX_STR("tool-plan-delta"))) {
+        if (lx_json_type(&doc, m) != LX_JSON_OBJECT ||
+            coh_str(&doc, m, "tool_plan", s, &str) != LX_OK)
+            goto bad;
+        return coh_emit_text(sink, LX_DELTA_THINKING, str);
+    }
+    if (lx_str_eq(type, LX_STR("tool-call-start")) || lx_str_eq(type, LX_STR("tool-call-delta"))) {
+        bool start = lx_str_eq(type, LX_STR("tool-call-start"));
+        int tc = lx_json_get(&doc, m, LX_STR("tool_calls")), fn;
+
+        if (lx_json_type(&doc, tc) == LX_JSON_ARRAY)
+            tc = lx_json_first(&doc, tc);
+        fn = lx_json_get(&doc, tc, LX_STR("function"));
+        if (lx_json_type(&doc, tc) != LX_JSON_OBJECT || lx_json_type(&doc, fn) != LX_JSON_OBJECT)
+            goto bad;
+        coh_delta_init(&d, LX_DELTA_TOOL_CALL);
+        if (start) {
+            if (ps->n_calls >= COH_MAX_CALLS)
+                goto bad;
+            ps->cur = ps->n_calls++;
+            if (coh_str(&doc, tc, "id", s, &d.id) != LX_OK ||
+                coh_str(&doc, fn, "name", s, &d.name) != LX_OK)
+                goto bad;
+        } else if (ps->cur < 0) {
+            goto bad; /* a fragment of no call */
+        }
+        if (coh_args(&doc, fn, s, &d.text) != LX_OK)
+            goto bad;
+        if (!start && d.text.len == 0)
+            return LX_OK;
+        d.tool_index = ps->cur;
+        return sink->emit(sink->ctx, &d);
+    }
+    if (lx_str_eq(type, LX_STR("tool-call-end"))) {
+        ps->cur = -1;
+        return LX_OK;
+    }
+    if (lx_str_eq(type, LX_STR("message-end"))) {
+        int u = lx_json_get(&doc, delta, LX_STR("usage"));
+
+        coh_delta_init(&d, LX_DELTA_FINISH);
+        if (coh_str(&doc, delta, "finish_reason", s, &d.finish_raw) != LX_OK)
+            goto bad;
+        d.finish = coh_finish(d.finish_raw);
+        if (d.finish_raw.len == 0 && ps->n_calls > 0)
+            d.finish = LX_FINISH_TOOL_CALLS;
+        rc = sink->emit(sink->ctx, &d);
+        if (rc != LX_OK)
+            return rc;
+        if (lx_json_type(&doc, u) == LX_JSON_OBJECT) {
+            coh_delta_init(&d, LX_DELTA_USAGE);
+            coh_usage(&doc, u, &d.usage);
+            rc = sink->emit(sink->ctx, &d);
+            if (rc != LX_OK)
+                return rc;
+        }
+        coh_delta_init(&d, LX_DELTA_DONE);
+        st->done = true;
+        return sink->emit(sink->ctx, &d);
+    }
+    /* content-end, citation-start/-end, debug, and event types not known yet: nothing to say */
+    return LX_OK;
+bad:
+    lx_err_set(err, LX_EPARSE, 502, "upstream stream event is not a Cohere v2 chat event");
+    return LX_EPARSE;
+}
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+static void coh_classify(int status, struct lx_str msg, struct lx_str key,
+                         struct lx_upstream_error *out)
+{
+    lx_upstream_error_init(out);
+    out->status = status;
+    if (coh_contains_nocase(msg, "too many tokens") || coh_contains_nocase(msg, "context length") ||
+        coh_contains_nocase(msg, "context window"))
+        out->type = LX_ERRT_CONTEXT_LENGTH;
+    else if (status == 429 && coh_contains_nocase(msg, "trial key") &&
+             coh_contains_nocase(msg, "month"))
+        out->type = LX_ERRT_QUOTA; /* the trial key's monthly allowance: will not pass soon */
+    else if (status == 401 || status == 498)
+        out->type = LX_ERRT_AUTHENTICATION; /* 498: invalid token */
+    else if (status == 402)
+        out->type = LX_ERRT_QUOTA;
+    else if (status == 422)
+        out->type = LX_ERRT_INVALID_REQUEST;
+    else if (status == 499)
+        out->type = LX_ERRT_SERVER; /* the request was cancelled upstream: try elsewhere */
+    else
+        out->type = lx_err_type_from_status(status);
+    lx_upstream_error_defaults(out);
+    if (key.len >= 4 && coh_contains(msg, key))
+        msg = LX_STR("the upstream rejected the credential (its message is withheld: it quoted "
+                     "the key)");
+    out->message = msg;
+}
+
+static void coh_map_error(const struct lx_provider_call *call, int status,
+                          const struct lx_header *headers, size_t n_headers, struct lx_str body,
+                          struct lx_arena *a, struct lx_upstream_error *out)
+{
+    struct lx_json doc;
+    struct lx_str msg = LX_STR_NULL, code = LX_STR_NULL;
+    const struct lx_header *ra;
+
+    coh_json_init(&doc, a);
+    if (body.len > 0 && lx_json_parse(&doc, body.ptr, body.len) == LX_OK &&
+        lx_json_type(&doc, 0) == LX_JSON_OBJECT) {
+        (void)coh_str(&doc, 0, "message", a, &msg);
+        (void)coh_str(&doc, 0, "code", a, &code);
+    } else {
+        msg = coh_cut_utf8(lx_str_trim(body), COH_MAX_MSG);
+    }
+    coh_classify(status, msg, call != NULL ? call->key : LX_STR_NULL, out);
+    out->code = code;
+    ra = lx_header_find(headers, n_headers, LX_STR("retry-after"));
+    if (ra != NULL)
+        out->retry_after_ms = lx_retry_after_ms(ra->value, call != NULL ? call->now_s : 0);
+}
+
+/* ---- embeddings ------------------------------------------------------------------------- */
+
+static int coh_build_embeddings(const struct lx_provider_call *call,
+                                const struct lx_embed_req *req, struct lx_arena *a,
+                                struct lx_upstream_req *out, struct lx_err *err)
+{
+    struct lx_buf b = LX_BUF_INIT(COH_MAX_BODY);
+    struct lx_json_writer w;
+    int rc = coh_target(call, "/v2/embed", a, out, err);
+
+    if (rc != LX_OK)
+        return rc;
+    lx_json_writer_init(&w, &b);
+    lx_json_write_object_begin(&w);
+    COH_KEY(&w, "model");
+    lx_json_write_str(&w, call->model.len > 0 ? call->model : req->model);
+    COH_KEY(&w, "texts");
+    lx_json_write_array_begin(&w);
+    for (size_t i = 0; i < req->n_inputs; i++)
+        lx_json_write_str(&w, req->inputs[i]);
+    lx_json_write_array_end(&w);
+    COH_KEY(&w, "input_type");
+    lx_json_write_str(&w, req->input_type.len > 0 ? req->input_type : LX_STR("search_document"));
+    COH_KEY(&w, "embedding_types");
+    lx_json_write_array_begin(&w);
+    lx_json_write_str(&w, LX_STR("float"));
+    lx_json_write_array_end(&w);
+    if (req->dimensions > 0) {
+        COH_KEY(&w, "output_dimension");
+        lx_json_write_int(&w, req->dimensions);
+    }
+    lx_json_write_object_end(&w);
+    return coh_body_done(&w, &b, a, &out->body, err);
+}
+
+static int coh_parse_embeddings(const struct lx_provider_call *call, struct lx_str body,
+                                struct lx_arena *a, struct lx_embed_resp *out, struct lx_err *err)
+{
+    struct lx_json doc;
+    int emb, fl, meta, bu;
+    size_t n = 0;
+
+    (void)call;
+    memset(out, 0, sizeof(*out));
+    out->usage = (struct lx_usage)LX_USAGE_INIT;
+    coh_json_init(&doc, a);
+    if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+        goto bad;
+    emb = lx_json_get(&doc, 0, LX_STR("embeddings"));
+    fl = lx_json_get(&doc, emb, LX_STR("float"));
+    if (lx_json_type(&doc, fl) != LX_JSON_ARRAY)
+        goto bad;
+    out->vectors = lx_arena_zalloc(a, (lx_json_count(&doc, fl) + 1) * sizeof(*out->vectors));
+    if (out->vectors == NULL)
+        return LX_ENOMEM;
+    for (int v = lx_json_first(&doc, fl); v >= 0; v = lx_json_sibling(&doc, fl, v)) {
+        if (lx_json_type(&doc, v) != LX_JSON_ARRAY)
+            goto bad;
+        for (int x = lx_json_first(&doc, v); x >= 0; x = lx_json_sibling(&doc, v, x))
+            if (lx_json_type(&doc, x) != LX_JSON_NUMBER)
+                goto bad;
+        out->vectors[n++] = lx_json_raw(&doc, v);
+    }
+    out->n_vectors = n;
+    meta = lx_json_get(&doc, 0, LX_STR("meta"));
+    bu = lx_json_get(&doc, meta, LX_STR("billed_units"));
+    if (lx_json_type(&doc, bu) == LX_JSON_OBJECT) {
+        out->usage.input = coh_int(&doc, bu, "input_tokens");
+        out->usage.total = out->usage.input;
+    }
+    return LX_OK;
+bad:
+    lx_err_set(err, LX_EPARSE, 502, "upstream answer is not a Cohere v2 embed response");
+    return LX_EPARSE;
+}
+
+const struct lx_provider_ops lx_provider_cohere = {
+    .name = "cohere",
+    .caps = LX_CAP_STREAM | LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_EMBEDDINGS | LX_CAP_IMAGE_URL,
+    .framing = LX_FRAMING_SSE,
+    .build_request = coh_build_request,
+    .parse_response = coh_parse_response,
+    .parse_event = coh_parse_event,
+    .map_error = coh_map_error,
+    .build_embeddings = coh_build_embeddings,
+    .parse_embeddings = coh_parse_embeddings,
+};
