@@ -57,4 +57,63 @@ size_t mock_next_event(struct lx_str s, char sep);
  * after that or -1. A cheap byte search, not a JSON parser (the mock trusts its clients). */
 long mock_json_find(struct lx_str s, const char *key);
 
+
+/* --- the provider protocols (mock_proto.c) ------------------------------------------------ */
+
+enum mock_proto {
+    MP_OPENAI = 0,     /* OpenAI and Azure: the original routes, answered in mockllm.c */
+    MP_ANTHROPIC,      /* /v1/messages, Vertex :rawPredict / :streamRawPredict */
+    MP_GEMINI,         /* /v1beta/models/{m}:method, Vertex publishers/google */
+    MP_BEDROCK,        /* /model/{id}/converse(-stream) */
+    MP_BEDROCK_INVOKE, /* /model/{id}/invoke(-with-response-stream): Anthropic bodies */
+    MP_COHERE,         /* /v2/chat, /v2/embed */
+    MP_OLLAMA,         /* /api/chat, /api/embed */
+    MP_WORKERS,        /* /ai/run/{model}, /client/v4/accounts/{id}/ai/run/{model} */
+};
+
+enum mock_op { MO_NONE = 0, MO_CHAT, MO_COMPLETIONS, MO_EMBED, MO_COUNT, MO_STATS, MO_RESET };
+
+struct mock_route {
+    enum mock_proto proto;
+    enum mock_op op;
+    bool stream;     /* the path asks for a stream (Gemini, Bedrock, Vertex streamRawPredict) */
+    bool batch;      /* Gemini :batchEmbedContents */
+    char model[256]; /* from the path, percent-decoded; "" = from the body */
+};
+
+/* Classifies a request path (no query) for the protocols other than the plain OpenAI ones
+ * (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, which the caller
+ * checks first). post: the method is POST (else only GET /mock/stats matches). */
+bool mock_route_match(struct lx_str path, bool post, struct mock_route *r);
+
+/* The default non-stream body of route r (r->proto != MP_OPENAI). req is the request body. */
+void mock_proto_body(struct lx_buf *b, const struct mock_route *r, const char *id,
+                     const char *model, struct lx_str req);
+
+/* The error body of protocol p for status (msg must need no JSON escaping); extra head lines
+ * ("Name: v\r\n") go to hdr. False for MP_OPENAI (the caller writes its own). */
+bool mock_proto_error(struct lx_buf *b, struct lx_buf *hdr, enum mock_proto p, unsigned status,
+                      const char *msg, const char *id);
+
+/* Tick k (0..n) of a paced stream of n tokens in protocol p: tick 0 opens the message, tick k
+ * carries the token "k ", tick n also closes the message. */
+void mock_proto_tick(struct lx_buf *b, enum mock_proto p, uint64_t k, uint64_t n, const char *id,
+                     const char *model);
+const char *mock_proto_stream_ctype(enum mock_proto p);
+
+/* One application/vnd.amazon.eventstream frame with :event-type (or :exception-type when
+ * message_type is "exception"), :content-type and :message-type headers, both CRCs. */
+void mock_es_frame(struct lx_buf *b, const char *message_type, const char *event_type,
+                   struct lx_str payload);
+uint32_t mock_crc32(const void *p, size_t n);
+
+/* The X-Mock items a model name carries: what follows "mock:" anywhere in it ("mock:status=429",
+ * "claude-mock:fixture=…" to match a "claude-*" route), else "mockx-<items in hex>" (for
+ * adapters that allow only [A-Za-z0-9._@-] in a model: Vertex, Workers AI). items points
+ * into model or into buf (cap bytes). False when the model is not a mock one. */
+bool mock_model_items(struct lx_str model, char *buf, size_t cap, struct lx_str *items);
+
+/* Percent-decodes s into dst (NUL-terminated, truncated to cap - 1); returns the length. */
+size_t mock_pct_decode(struct lx_str s, char *dst, size_t cap);
+
 #endif /* LX_MOCK_H */

@@ -85,7 +85,12 @@ struct conn {
     uint64_t n_tokens;
     uint64_t body_sent, limit; /* limit: truncate / reset-after point (UINT64_MAX = none) */
     enum ending ending, limit_ending;
-    char id[48], model[80];
+    char id[48], model[256];
+    enum mock_proto proto; /* the protocol of a paced stream and of error bodies */
+    struct mock_route route;
+    struct lx_buf xhdr; /* extra head lines built for this response */
+    struct lx_buf tickb; /* scratch for one tick of a non-OpenAI stream */
+    char hexspec[512];   /* the items of a "mockx-<hex>" model, decoded */
 
     uint64_t due; /* timer */
     size_t heap_idx;
@@ -100,6 +105,13 @@ static struct {
     size_t heap_n, heap_cap;
     uint64_t seq;
     llhttp_settings_t settings;
+    struct stat_entry { /* requests per path, for GET /mock/stats */
+        char *path;
+        size_t len;
+        uint64_t n;
+    } *stats;
+    size_t stats_n, stats_cap;
+    uint64_t requests;
     volatile sig_atomic_t stop;
 } g;
 
@@ -202,6 +214,8 @@ static void conn_free(struct conn *c)
     lx_buf_release(&c->body);
     lx_buf_release(&c->out);
     lx_buf_release(&c->gen);
+    lx_buf_release(&c->xhdr);
+    lx_buf_release(&c->tickb);
     free(c);
 }
 
@@ -321,6 +335,11 @@ static void pick_model(struct conn *c)
     long p = mock_json_find(b, "model");
     size_t n = 0;
 
+    if (c->route.model[0] != '\0') {
+        memcpy(c->model, c->route.model, sizeof(c->model));
+        c->model[sizeof(c->model) - 1] = '\0';
+        return;
+    }
     if (p >= 0 && b.ptr[p] == '"') {
         size_t i = (size_t)p + 1;
         while (i < b.len && n + 1 < sizeof(c->model) && b.ptr[i] != '"' && b.ptr[i] != '\\' &&
@@ -565,7 +584,18 @@ static void emit_event(struct conn *c, const char *fmt, ...)
 static void token_tick(struct conn *c, uint64_t k)
 {
     const char *obj = c->completions ? "text_completion" : "chat.completion.chunk";
-    long long created = (long long)time(NULL);
+    long long created;
+
+    if (c->proto != MP_OPENAI) {
+        lx_buf_reset(&c->tickb);
+        mock_proto_tick(&c->tickb, c->proto, k, c->n_tokens, c->id, c->model);
+        if (!c->produced_all)
+            emit(c, c->tickb.ptr, c->tickb.len);
+        if (k >= c->n_tokens)
+            c->produced_all = true;
+        return;
+    }
+    created = (long long)time(NULL);
 
     if (k == 0 && !c->completions)
         emit_event(c,
@@ -667,9 +697,9 @@ static void start_send(struct conn *c)
     produce(c);
 }
 
-/* The behaviour spec in a body's "model": "mock:<spec>" (a byte search, like stream
- * detection: the mock trusts its clients). False when the model is not a mock: name. */
-static bool model_spec(struct lx_str body, struct lx_str *spec)
+/* The behaviour spec in a body's "model": "…mock:<spec>" or "…mockx-<hex>" (a byte search,
+ * like stream detection: the mock trusts its clients). False when the model is no mock one. */
+static bool model_spec(struct lx_str body, char *hexbuf, size_t hexcap, struct lx_str *spec)
 {
     long at = mock_json_find(body, "model");
     struct lx_str rest;
@@ -678,14 +708,82 @@ static bool model_spec(struct lx_str body, struct lx_str *spec)
     if (at < 0)
         return false;
     rest = lx_str_sub(body, (size_t)at, body.len);
-    if (!lx_str_starts_with(rest, LX_STR("\"mock:")))
+    if (rest.len == 0 || rest.ptr[0] != '"')
         return false;
-    rest = lx_str_sub(rest, 6, rest.len);
+    rest = lx_str_sub(rest, 1, LX_MIN(rest.len - 1, (size_t)512));
     end = lx_str_find_char(rest, '"');
     if (end < 0)
         return false;
-    *spec = lx_str_sub(rest, 0, (size_t)end);
-    return true;
+    return mock_model_items(lx_str_sub(rest, 0, (size_t)end), hexbuf, hexcap, spec);
+}
+
+/* Counts a request under its path (GET /mock/stats). At most 4096 distinct paths are kept;
+ * more are counted under "(other)". */
+static void stats_count(struct lx_str path)
+{
+    g.requests++;
+    for (size_t i = 0; i < g.stats_n; i++) {
+        if (g.stats[i].len == path.len && memcmp(g.stats[i].path, path.ptr, path.len) == 0) {
+            g.stats[i].n++;
+            return;
+        }
+    }
+    if (g.stats_n >= 4096) {
+        path = LX_STR("(other)");
+        for (size_t i = 0; i < g.stats_n; i++)
+            if (g.stats[i].len == path.len && memcmp(g.stats[i].path, path.ptr, path.len) == 0) {
+                g.stats[i].n++;
+                return;
+            }
+    }
+    if (g.stats_n == g.stats_cap) {
+        g.stats_cap = g.stats_cap ? 2 * g.stats_cap : 32;
+        g.stats = lx_xrealloc(g.stats, g.stats_cap * sizeof(*g.stats));
+    }
+    g.stats[g.stats_n].path = lx_xmalloc(path.len + 1);
+    memcpy(g.stats[g.stats_n].path, path.ptr, path.len);
+    g.stats[g.stats_n].path[path.len] = '\0';
+    g.stats[g.stats_n].len = path.len;
+    g.stats[g.stats_n].n = 1;
+    g.stats_n++;
+}
+
+static void stats_reset(void)
+{
+    for (size_t i = 0; i < g.stats_n; i++)
+        free(g.stats[i].path);
+    g.stats_n = 0;
+    g.requests = 0;
+}
+
+static void stats_body(struct conn *c)
+{
+    lx_buf_append_cstr(&c->gen, "{\"requests\":");
+    append_u64(&c->gen, g.requests);
+    lx_buf_append_cstr(&c->gen, ",\"by_path\":{");
+    for (size_t i = 0; i < g.stats_n; i++) {
+        lx_buf_append_cstr(&c->gen, i ? ",\"" : "\"");
+        lx_json_escape(&c->gen, lx_str_make(g.stats[i].path, g.stats[i].len));
+        lx_buf_append_cstr(&c->gen, "\":");
+        append_u64(&c->gen, g.stats[i].n);
+    }
+    lx_buf_append_cstr(&c->gen, "}}");
+}
+
+/* An error body in the shape of the request's protocol (OpenAI's for the OpenAI routes). */
+static void proto_error(struct conn *c, unsigned status, const char *msg)
+{
+    lx_buf_reset(&c->xhdr);
+    if (mock_proto_error(&c->gen, &c->xhdr, c->route.proto, status, msg, c->id))
+        c->plan.extra = lx_buf_str(&c->xhdr);
+    else
+        error_body(c, status, msg);
+}
+
+static bool json_false(struct lx_str body, const char *key)
+{
+    long p = mock_json_find(body, key);
+    return p >= 0 && (size_t)p + 5 <= body.len && memcmp(body.ptr + p, "false", 5) == 0;
 }
 
 /* The route and X-Mock decide the response: fills c->plan, c->src (c->gen or a cached
@@ -700,7 +798,7 @@ static void build(struct conn *c)
     struct lx_str body = lx_buf_str(&c->body);
     llhttp_method_t m = (llhttp_method_t)c->parser.method;
     const char *why = NULL;
-    bool echo = false, bad = false;
+    bool echo = false, bad = false, routed = false;
 
     *pl = (struct plan){.status = 200, .ctype = "application/json", .extra = LX_STR("")};
     mock_opts_init(&c->opts);
@@ -715,16 +813,38 @@ static void build(struct conn *c)
     c->body_sent = 0;
     c->limit = UINT64_MAX;
     c->ending = llhttp_should_keep_alive(&c->parser) ? END_KEEP : END_CLOSE;
+    c->proto = MP_OPENAI;
     make_id(c);
+
+    /* The OpenAI routes first and cheaply (the benchmark's hot path), then the others. */
+    if (lx_str_eq(path, LX_STR("/v1/chat/completions")) ||
+        lx_str_eq(path, LX_STR("/v1/completions")) || lx_str_eq(path, LX_STR("/v1/embeddings"))) {
+        c->route.proto = MP_OPENAI;
+        c->route.op = MO_NONE;
+        c->route.model[0] = '\0';
+    } else {
+        routed = mock_route_match(path, m == HTTP_POST, &c->route);
+    }
+    if (c->route.op != MO_STATS && c->route.op != MO_RESET)
+        stats_count(path);
+    if (c->route.proto == MP_ANTHROPIC || c->route.proto == MP_BEDROCK_INVOKE) {
+        char anth[48];
+        snprintf(anth, sizeof(anth), "msg_mock%s", c->id + 13); /* Anthropic's id style */
+        memcpy(c->id, anth, sizeof(c->id));
+    }
 
     if (header_get(c, LX_STR("x-mock"), &tmp)) {
         bad = !mock_opts_parse(&c->opts, lx_buf_str(&tmp), &why);
     } else {
         /* Through a gateway, which forwards no X-Mock header, the model name carries the
-         * behaviour: "model": "mock:<X-Mock items>", with "echo" as one more item. */
+         * behaviour: "model": "mock:<X-Mock items>", with "echo" as one more item. The model
+         * of a path (Gemini, Bedrock, Workers AI, an Azure deployment) can carry it too. */
         struct lx_str spec;
+        bool have = model_spec(body, c->hexspec, sizeof(c->hexspec), &spec) ||
+                    mock_model_items(lx_str_cstr(c->route.model), c->hexspec,
+                                     sizeof(c->hexspec), &spec);
 
-        if (model_spec(body, &spec)) {
+        if (have) {
             if (lx_str_starts_with(spec, LX_STR("echo"))) {
                 echo = true;
                 spec = lx_str_sub(spec, 4, spec.len);
@@ -739,12 +859,11 @@ static void build(struct conn *c)
            (header_get(c, LX_STR("x-mock-echo"), &tmp) && lx_str_eq(lx_buf_str(&tmp), LX_STR("1")));
     lx_buf_release(&tmp);
     if (bad) {
+        char msg[160];
         mock_opts_init(&c->opts);
         pl->status = 400;
-        lx_buf_appendf(&c->gen,
-                       "{\"error\":{\"message\":\"mockllm: bad X-Mock header: %s\",\"type\":"
-                       "\"invalid_request_error\",\"param\":null,\"code\":\"mock_400\"}}",
-                       why);
+        snprintf(msg, sizeof(msg), "mockllm: bad X-Mock header: %s", why);
+        proto_error(c, 400, msg);
         goto fixed;
     }
     if (c->opts.close)
@@ -766,7 +885,7 @@ static void build(struct conn *c)
         const struct mock_fixture *fx = mock_fixture_get(g.fixtures, c->opts.fixture);
         if (fx == NULL) {
             pl->status = 404;
-            error_body(c, 404, "mockllm: unknown fixture");
+            proto_error(c, 404, "mockllm: unknown fixture");
             goto fixed;
         }
         c->src = fx->body;
@@ -791,17 +910,59 @@ static void build(struct conn *c)
         pl->status = c->opts.status ? c->opts.status : 200;
         goto fixed;
     }
+    if (c->route.op == MO_STATS) {
+        stats_body(c);
+        goto fixed;
+    }
+    if (c->route.op == MO_RESET) {
+        stats_reset();
+        lx_buf_append_cstr(&c->gen, "{\"ok\":true}");
+        goto fixed;
+    }
     if (c->opts.status >= 300) {
         pl->status = c->opts.status;
-        error_body(c, pl->status, "mockllm: status requested by X-Mock");
+        proto_error(c, pl->status, "mockllm: status requested by X-Mock");
         goto fixed;
     }
     pl->status = c->opts.status ? c->opts.status : 200;
-    bool chat = lx_str_eq(path, LX_STR("/v1/chat/completions"));
-    bool compl = lx_str_eq(path, LX_STR("/v1/completions"));
+    bool forced = c->opts.stream || c->opts.tokens != MOCK_NO_VALUE ||
+                  c->opts.token_ms != MOCK_NO_VALUE;
+    if (routed && c->route.proto != MP_OPENAI) {
+        const struct mock_route *r = &c->route;
+        bool stream = false;
+        if (r->op == MO_CHAT) {
+            switch (r->proto) {
+            case MP_GEMINI:
+            case MP_BEDROCK:
+            case MP_BEDROCK_INVOKE: stream = r->stream; break;
+            case MP_OLLAMA: stream = !json_false(body, "stream"); break;
+            case MP_ANTHROPIC: stream = r->stream || json_true(body, "stream"); break;
+            default: stream = json_true(body, "stream"); break;
+            }
+            stream = stream || forced;
+        }
+        if (stream) {
+            c->proto = r->proto;
+            c->tokens_mode = true;
+            c->chunked = true;
+            c->n_tokens = c->opts.tokens != MOCK_NO_VALUE ? c->opts.tokens : g.tokens;
+            if (c->drip == 0)
+                c->interval = (c->opts.token_ms != MOCK_NO_VALUE ? c->opts.token_ms
+                                                                 : g.token_ms) *
+                              NS_PER_MS;
+            pl->ctype = mock_proto_stream_ctype(r->proto);
+            pl->extra = LX_STR("Cache-Control: no-cache\r\n");
+            return;
+        }
+        mock_proto_body(&c->gen, r, c->id, c->model, body);
+        goto fixed;
+    }
+    bool chat = lx_str_eq(path, LX_STR("/v1/chat/completions")) ||
+                (routed && c->route.op == MO_CHAT);
+    bool compl = lx_str_eq(path, LX_STR("/v1/completions")) ||
+                 (routed && c->route.op == MO_COMPLETIONS);
     if (m == HTTP_POST && (chat || compl)) {
-        bool stream = c->opts.stream || c->opts.tokens != MOCK_NO_VALUE ||
-                      c->opts.token_ms != MOCK_NO_VALUE || json_true(body, "stream");
+        bool stream = forced || json_true(body, "stream");
         c->completions = compl;
         if (stream) {
             c->tokens_mode = true;
@@ -820,7 +981,8 @@ static void build(struct conn *c)
             chat_body(c);
         else
             completion_body(c);
-    } else if (m == HTTP_POST && lx_str_eq(path, LX_STR("/v1/embeddings"))) {
+    } else if (m == HTTP_POST && (lx_str_eq(path, LX_STR("/v1/embeddings")) ||
+                                  (routed && c->route.op == MO_EMBED))) {
         embeddings_body(c);
     } else if (m == HTTP_GET && lx_str_eq(path, LX_STR("/v1/models"))) {
         models_body(c);
@@ -1080,6 +1242,8 @@ static void on_accept(void)
         lx_buf_init(&c->body, MAX_BODY);
         lx_buf_init(&c->out, 64u << 20);
         lx_buf_init(&c->gen, 32u << 20);
+        lx_buf_init(&c->xhdr, 4096);
+        lx_buf_init(&c->tickb, 1u << 20);
         llhttp_init(&c->parser, HTTP_REQUEST, &g.settings);
         c->parser.data = c;
         c->next = g.all;
@@ -1232,6 +1396,8 @@ int main(int argc, char **argv)
         reap();
     }
     free(g.heap);
+    stats_reset();
+    free(g.stats);
     close(g.ep);
     close(g.lfd);
     return 0;
