@@ -39,6 +39,15 @@ static int on_frame(void *ctx, const struct lx_es_frame *f)
     bool exc = !lx_str_eq(f->message_type, LX_STR("event"));
     struct lx_stream_event se = {exc ? f->exception_type : f->event_type, f->payload, exc};
 
+    if (lx_str_eq(f->message_type, LX_STR("error"))) {
+        /* an "error" frame names itself in :error-code, not :exception-type */
+        struct lx_es_header h;
+        size_t pos = 0;
+
+        while (lx_es_header_next(f->headers, &pos, &h) == 1)
+            if (lx_str_eq(h.name, LX_STR(":error-code")))
+                se.event = h.value;
+    }
     return deliver(ctx, &se);
 }
 
