@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/presets.h"
+#include "json/writer.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -23,6 +25,7 @@ static void usage(FILE *f)
     fputs(
         "usage: llmux serve [options]\n"
         "       llmux check-config FILE [--print]\n"
+        "       llmux presets              (the provider presets, as JSON)\n"
         "       llmux version\n"
         "\n"
         "options:\n"
@@ -420,6 +423,26 @@ out:
     return rc;
 }
 
+/* llmux presets: every provider preset (type, category, region, protocol, auth, base URL,
+ * default models, what llmux does for it) as one JSON document. */
+static int presets(void)
+{
+    struct lx_buf b = LX_BUF_INIT(1u << 20);
+    struct lx_json_writer w;
+    int rc;
+
+    lx_json_writer_init(&w, &b);
+    rc = lx_config_presets_json(&w);
+    if (rc == LX_OK)
+        rc = lx_json_writer_finish(&w);
+    if (rc == LX_OK) {
+        fwrite(b.ptr, 1, b.len, stdout);
+        fputc('\n', stdout);
+    }
+    lx_buf_release(&b);
+    return rc == LX_OK ? 0 : 1;
+}
+
 /* llmux check-config FILE [--print]: loads and validates a configuration file the way serve
  * will, prints every message as FILE:LINE:COL, and with --print the effective configuration
  * with every secret as "***". Exit 0 when the file would be accepted, 1 when not, 2 on usage. */
@@ -481,6 +504,8 @@ int main(int argc, char **argv)
         printf("llmux %s\n", LLMUX_VERSION);
         return 0;
     }
+    if (strcmp(argv[1], "presets") == 0)
+        return presets();
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(stdout);
         return 0;

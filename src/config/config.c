@@ -13,34 +13,6 @@
 #include "core/arena.h"
 #include "core/err.h"
 
-const struct lx__config_preset lx__config_presets[] = {
-    {"openai", LX_CONFIG_PROTO_OPENAI, "https://api.openai.com/v1", "OPENAI_API_KEY"},
-    {"anthropic", LX_CONFIG_PROTO_ANTHROPIC, "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY"},
-    {"gemini", LX_CONFIG_PROTO_GEMINI, "https://generativelanguage.googleapis.com/v1beta",
-     "GEMINI_API_KEY"},
-    {"groq", LX_CONFIG_PROTO_OPENAI, "https://api.groq.com/openai/v1", "GROQ_API_KEY"},
-    {"mistral", LX_CONFIG_PROTO_OPENAI, "https://api.mistral.ai/v1", "MISTRAL_API_KEY"},
-    {"deepseek", LX_CONFIG_PROTO_OPENAI, "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"},
-    {"openrouter", LX_CONFIG_PROTO_OPENAI, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"},
-    {"xai", LX_CONFIG_PROTO_OPENAI, "https://api.x.ai/v1", "XAI_API_KEY"},
-    {"together", LX_CONFIG_PROTO_OPENAI, "https://api.together.xyz/v1", "TOGETHER_API_KEY"},
-    {"fireworks", LX_CONFIG_PROTO_OPENAI, "https://api.fireworks.ai/inference/v1",
-     "FIREWORKS_API_KEY"},
-    {"siliconflow", LX_CONFIG_PROTO_OPENAI, "https://api.siliconflow.cn/v1", "SILICONFLOW_API_KEY"},
-    {"moonshot", LX_CONFIG_PROTO_OPENAI, "https://api.moonshot.cn/v1", "MOONSHOT_API_KEY"},
-    {"zhipu", LX_CONFIG_PROTO_OPENAI, "https://open.bigmodel.cn/api/paas/v4", "ZHIPU_API_KEY"},
-    {"dashscope", LX_CONFIG_PROTO_OPENAI, "https://dashscope.aliyuncs.com/compatible-mode/v1",
-     "DASHSCOPE_API_KEY"},
-    {"perplexity", LX_CONFIG_PROTO_OPENAI, "https://api.perplexity.ai", "PERPLEXITY_API_KEY"},
-    {"doubao", LX_CONFIG_PROTO_OPENAI, "https://ark.cn-beijing.volces.com/api/v3", "ARK_API_KEY"},
-    {"lingyiwanwu", LX_CONFIG_PROTO_OPENAI, "https://api.lingyiwanwu.com/v1", "YI_API_KEY"},
-    {"vllm", LX_CONFIG_PROTO_OPENAI, "http://127.0.0.1:8000/v1", NULL},
-    /* https://api.cloudflare.com/client/v4/accounts/<account>/ai/v1: needs the account id */
-    {"cloudflare", LX_CONFIG_PROTO_OPENAI, NULL, "CLOUDFLARE_API_TOKEN"},
-    {"ollama", LX_CONFIG_PROTO_OPENAI, "http://127.0.0.1:11434/v1", NULL},
-};
-const size_t lx__config_n_presets = LX_ARRAY_SIZE(lx__config_presets);
-
 /* S2's routing rules, used when the file has no `routes:`. */
 static const struct {
     const char *match, *provider;
@@ -48,14 +20,6 @@ static const struct {
     {"gpt-*", "openai"},   {"o1*", "openai"},        {"o3*", "openai"},
     {"*gemini*", "gemini"}, {"@cf/*", "cloudflare"}, {"claude-*", "anthropic"},
 };
-
-const struct lx__config_preset *lx__config_preset_find(struct lx_str type)
-{
-    for (size_t i = 0; i < lx__config_n_presets; i++)
-        if (lx_str_eq(type, lx_str_cstr(lx__config_presets[i].type)))
-            return &lx__config_presets[i];
-    return NULL;
-}
 
 void lx__config_vmsg(struct lx_config_errs *e, enum lx_config_severity sev, const char *file,
                      unsigned line, unsigned col, const char *fmt, va_list ap)
@@ -294,22 +258,42 @@ bool lx__config_header_is_secret(struct lx_str name)
            contains_nocase(name, "secret") || contains_nocase(name, "password");
 }
 
-/* CLOUDFLARE_API_TOKEN needs CLOUDFLARE_ACCOUNT_ID for its URL. */
+/* The preset's base URL, or its template with ${VAR} expanded (CLOUDFLARE_ACCOUNT_ID,
+ * AWS_REGION); NULL when a variable is unset, the result has a '/' where an account id goes, or
+ * the preset has neither. */
 static const char *env_base_url(struct lx_arena *a, const struct lx__config_preset *pr)
 {
     struct lx_buf b = LX_BUF_INIT(4096);
-    const char *acct;
-    char *s;
+    struct lx_str missing;
+    const char *why;
+    char *s = NULL;
 
     if (pr->base_url != NULL)
         return pr->base_url;
-    acct = getenv("CLOUDFLARE_ACCOUNT_ID");
-    if (acct == NULL || *acct == '\0' || strchr(acct, '/') != NULL)
+    if (pr->base_template == NULL)
         return NULL;
-    lx_buf_appendf(&b, "https://api.cloudflare.com/client/v4/accounts/%s/ai/v1", acct);
-    s = b.err == LX_OK ? lx_arena_strndup(a, b.ptr, b.len) : NULL;
+    if (lx__config_interpolate(lx_str_cstr(pr->base_template), &b, &missing, &why) == LX_OK &&
+        b.err == LX_OK && lx__config_template_ok(pr->base_template, b.ptr))
+        s = lx_arena_strndup(a, b.ptr, b.len);
     lx_buf_release(&b);
     return s;
+}
+
+bool lx__config_template_ok(const char *tmpl, const char *url)
+{
+    /* the expanded part must be one path segment / host label: no '/', '?', '#', '@', space */
+    size_t pre = (size_t)(strchr(tmpl, '$') ? strchr(tmpl, '$') - tmpl : 0);
+    size_t tail = strlen(strchr(tmpl, '}') ? strchr(tmpl, '}') + 1 : "");
+    size_t n = strlen(url);
+
+    if (strchr(tmpl, '$') == NULL)
+        return true;
+    if (n < pre + tail + 1)
+        return false;
+    for (size_t i = pre; i < n - tail; i++)
+        if (strchr("/?#@ \t%", url[i]) != NULL)
+            return false;
+    return true;
 }
 
 int lx__config_env_provider(struct lx_config *cfg, const struct lx__config_preset *pr,
@@ -319,6 +303,8 @@ int lx__config_env_provider(struct lx_config *cfg, const struct lx__config_prese
 
     *p = (struct lx_config_provider){.name = pr->type, .type = pr->type, .proto = pr->proto,
                                      .timeouts = cfg->upstream.timeouts};
+    if (!pr->chat || (!pr->from_env && pr->env_key != NULL))
+        return LX_ENOTFOUND; /* listed only, or needs the file (a resource URL, a key file) */
     if (pr->env_key != NULL && (key == NULL || *key == '\0'))
         return LX_ENOTFOUND;
     p->base_url = env_base_url(cfg->arena, pr);
@@ -356,8 +342,9 @@ int lx_config_from_env(struct lx_config **out, struct lx_config_errs *errs)
         const struct lx__config_preset *pr = &lx__config_presets[i];
         int rc;
 
-        if (pr->env_key == NULL)
-            continue; /* keyless local backends (ollama) only when configured */
+        if (pr->env_key == NULL || !pr->from_env)
+            continue; /* keyless local backends (ollama), key files (vertex) and resource
+                       * URLs (azure): only when configured */
         rc = lx__config_env_provider(cfg, pr, &cfg->providers[n]);
         if (rc == LX_ENOMEM)
             goto oom;
@@ -365,9 +352,10 @@ int lx_config_from_env(struct lx_config **out, struct lx_config_errs *errs)
             n++;
         else if (getenv(pr->env_key) != NULL && *getenv(pr->env_key) != '\0')
             lx__config_msg(errs, LX_CONFIG_WARNING, cfg->source, 0, 0,
-                           "%s is set but CLOUDFLARE_ACCOUNT_ID is not (or is invalid): "
-                           "provider %s not created",
-                           pr->env_key, pr->type);
+                           "%s is set but %s cannot be built (CLOUDFLARE_ACCOUNT_ID unset or "
+                           "invalid?): provider %s not created",
+                           pr->env_key, pr->base_template ? pr->base_template : "its URL",
+                           pr->type);
     }
     cfg->n_providers = n;
     if (n == 0)

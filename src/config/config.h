@@ -47,7 +47,7 @@ struct lx_config_timeouts { /* upstream, milliseconds */
 
 struct lx_config_provider {
     const char *name;          /* what clients write before the '/': "openai/gpt-4o" */
-    const char *type;          /* preset as written: "openai", "groq", "ollama" ... */
+    const char *type;          /* canonical preset type (aliases resolved): "openai", "groq" */
     enum lx_config_proto proto;
     const char *base_url;      /* http(s), no trailing '/' */
     const char **keys;         /* secrets; n_keys may be 0 (local backends) */

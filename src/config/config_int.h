@@ -10,16 +10,39 @@
 
 #define LX_CONFIG_ARENA_MAX ((size_t)64 << 20) /* a snapshot never needs more */
 
+/* One provider preset (presets.c, docs/providers.md): what `type: X` means. The first four
+ * fields are what the loaders use; the rest describe the provider for `llmux presets`, the
+ * console and the docs. Const data; any thread. */
 struct lx__config_preset {
-    const char *type;          /* the `type:` value, and the provider name from the env */
+    const char *type;          /* canonical `type:` value, and the provider name from the env */
     enum lx_config_proto proto;
-    const char *base_url;      /* NULL: the file must give one (it holds an account id) */
+    const char *base_url;      /* NULL: the file must give one (it holds an account, a resource)
+                                * or it is built (base_template, region/project) */
     const char *env_key;       /* the usual variable holding its key; NULL: keyless */
+    const char *display;       /* "Anthropic Claude" */
+    const char *category;      /* top-tier | domestic | open-source | specialized | emerging */
+    const char *region;        /* global | china | us | europe */
+    const char *auth;          /* bearer | x-api-key | api-key | x-goog-api-key | sigv4 |
+                                * oauth2-service-account | none | custom */
+    const char *base_template; /* with base_url NULL: a URL with ${VAR} (interpolated at load,
+                                * e.g. the Cloudflare account); NULL: none */
+    const char *models[6];     /* a few default models, NULL-terminated */
+    bool chat;                 /* false: listed only (no chat API, or an auth llmux lacks) */
+    bool from_env;             /* lx_config_from_env() makes it from env_key alone */
+    const char *support;       /* what works and what does not, one sentence */
 };
 
 extern const struct lx__config_preset lx__config_presets[];
 extern const size_t lx__config_n_presets;
+/* The preset for a `type:` value or one of its aliases (S3's ids: "google" = "gemini",
+ * "azure-openai" = "azure", ...). NULL when unknown. */
 const struct lx__config_preset *lx__config_preset_find(struct lx_str type);
+/* Alias -> canonical type; every alias names a preset in the table. */
+struct lx__config_alias {
+    const char *alias, *type;
+};
+extern const struct lx__config_alias lx__config_aliases[];
+extern const size_t lx__config_n_aliases;
 
 /* Expands s into out: "${NAME}", "${NAME:-default}" (default when unset or empty), "$$" for
  * one '$'; any other '$' is kept. NAME is [A-Za-z_][A-Za-z0-9_]*; the default is literal text up
@@ -48,6 +71,10 @@ int lx__config_finish_routes(struct lx_config *cfg, bool use_defaults);
  * LX_ENOTFOUND (variable unset, or cloudflare without CLOUDFLARE_ACCOUNT_ID); LX_ENOMEM. */
 int lx__config_env_provider(struct lx_config *cfg, const struct lx__config_preset *pr,
                             struct lx_config_provider *p);
+
+/* The expansion of a base_template is one host label or path segment (an account id): false
+ * when it holds '/', '?', '#', '@', '%' or blanks, or is empty. */
+bool lx__config_template_ok(const char *tmpl, const char *url);
 
 /* Edit distance, capped: returns cap+1 when larger. For "did you mean". */
 unsigned lx__config_distance(const char *a, size_t alen, const char *b, size_t blen,

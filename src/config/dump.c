@@ -74,6 +74,18 @@ int lx_config_dump(const struct lx_config *cfg, struct lx_buf *b)
         q(b, p->type);
         lx_buf_append_cstr(b, "\n    base_url: ");
         q_or_null(b, p->base_url);
+        if (p->region) {
+            lx_buf_append_cstr(b, "\n    region: ");
+            q(b, p->region);
+        }
+        if (p->project) {
+            lx_buf_append_cstr(b, "\n    project: ");
+            q(b, p->project);
+        }
+        if (p->api_version) {
+            lx_buf_append_cstr(b, "\n    api_version: ");
+            q(b, p->api_version);
+        }
         lx_buf_append_cstr(b, "\n    keys: [");
         for (size_t k = 0; k < p->n_keys; k++)
             lx_buf_append_cstr(b, k ? ", \"***\"" : "\"***\"");

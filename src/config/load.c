@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,8 +516,9 @@ static const char *const upstream_keys[] = {"connect_timeout_ms", "first_byte_ti
                                             NULL};
 static const char *const timeout_keys[] = {"connect_timeout_ms", "first_byte_timeout_ms",
                                            "idle_timeout_ms", "total_timeout_ms", NULL};
-static const char *const provider_keys[] = {"name",    "type",     "base_url", "keys",
-                                            "headers", "timeouts", "enabled",  NULL};
+static const char *const provider_keys[] = {
+    "name",    "type",    "base_url",    "keys",   "headers", "timeouts",
+    "enabled", "region",  "api_version", "project", NULL};
 static const char *const model_keys[] = {"name", "targets", NULL};
 static const char *const route_keys[] = {"match", "provider", NULL};
 static const char *const cors_keys[] = {"origins", NULL};
@@ -760,6 +762,92 @@ static void load_headers(struct ld *ld, struct fy_node *pm, struct lx_config_pro
     }
 }
 
+/* One token of a URL path or host (region, project, api_version): letters, digits and
+ * "-_.:" only, 1 to 64 of them. */
+static bool provider_token_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.' ||
+              s[i] == ':'))
+            return false;
+    return true;
+}
+
+/* region (bedrock, vertex), api_version (azure), project (vertex): parsed, checked, and a
+ * warning when the type does not use them. */
+static void load_provider_fields(struct ld *ld, struct fy_node *item, struct loc at,
+                                 const char *where, const struct lx__config_preset *pr,
+                                 struct lx_config_provider *p)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+        unsigned protos; /* bit per enum lx_config_proto that uses it */
+    } fields[] = {
+        {"region", offsetof(struct lx_config_provider, region),
+         1u << LX_CONFIG_PROTO_BEDROCK | 1u << LX_CONFIG_PROTO_VERTEX},
+        {"project", offsetof(struct lx_config_provider, project), 1u << LX_CONFIG_PROTO_VERTEX},
+        {"api_version", offsetof(struct lx_config_provider, api_version),
+         1u << LX_CONFIG_PROTO_AZURE},
+    };
+
+    for (size_t i = 0; i < LX_ARRAY_SIZE(fields); i++) {
+        const char *v = NULL;
+        struct loc vat;
+
+        if (get_str(ld, item, fields[i].key, where, 0, at, &v, &vat) != V_OK)
+            continue;
+        if (!provider_token_ok(v)) {
+            ERR(ld, vat, "%s.%s: \"%s\" may only hold letters, digits, '-', '_', '.' and ':' (1 "
+                         "to 64 of them)",
+                where, fields[i].key, ld->raw);
+            continue;
+        }
+        if (pr != NULL && !(fields[i].protos & (1u << pr->proto)))
+            WARN(ld, vat, "%s.%s: ignored for type %s", where, fields[i].key, pr->type);
+        *(const char **)(void *)((char *)p + fields[i].off) = v;
+    }
+}
+
+/* No base_url in the file and none in the preset: the preset's template (Cloudflare account,
+ * AWS region), or the URL the adapter builds from region/project (bedrock, vertex). false
+ * (error reported) when it cannot be had. */
+static bool preset_base_url(struct ld *ld, struct loc at, const char *where,
+                            const struct lx__config_preset *pr, struct lx_config_provider *p)
+{
+    struct lx_buf b = LX_BUF_INIT(4096);
+    struct lx_str missing = LX_STR_NULL;
+    const char *why = NULL;
+    bool ok = false;
+
+    if (pr->proto == LX_CONFIG_PROTO_VERTEX)
+        return true; /* built from project and region (vertex.c) */
+    if (pr->proto == LX_CONFIG_PROTO_BEDROCK && p->region != NULL)
+        return true; /* built from region (bedrock.c) */
+    if (pr->base_template != NULL) {
+        int rc = lx__config_interpolate(lx_str_cstr(pr->base_template), &b, &missing, &why);
+        if (rc == LX_OK && b.err == LX_OK && lx__config_template_ok(pr->base_template, b.ptr)) {
+            p->base_url = ldup(ld, b.ptr, b.len);
+            ok = p->base_url != NULL;
+        } else if (rc == LX_ENOTFOUND) {
+            ERR(ld, at, "%s: base_url is required for type %s (or set %.*s)", where, pr->type,
+                LX_STR_FMT(missing));
+        } else {
+            ERR(ld, at, "%s: base_url is required for type %s (%s does not give a usable URL)",
+                where, pr->type, pr->base_template);
+        }
+        lx_buf_release(&b);
+        return ok;
+    }
+    ERR(ld, at, "%s: base_url is required for type %s", where, pr->type);
+    return false;
+}
+
 /* Where provider `name` was defined, for "first defined at line N". */
 static void load_providers(struct ld *ld, struct fy_node *root)
 {
@@ -817,13 +905,18 @@ static void load_providers(struct ld *ld, struct fy_node *root)
         if (get_str(ld, item, "type", where, 0, at, &p->type, &type_at) == V_OK) {
             pr = lx__config_preset_find(lx_str_cstr(p->type));
             if (pr == NULL) {
-                const char *names[32], *hint;
-                for (size_t j = 0; j < lx__config_n_presets && j < 32; j++)
-                    names[j] = lx__config_presets[j].type;
-                hint = closest(p->type, strlen(p->type), names, lx__config_n_presets);
+                const char *names[128], *hint;
+                size_t nn = 0;
+                for (size_t j = 0; j < lx__config_n_presets && nn < LX_ARRAY_SIZE(names); j++)
+                    names[nn++] = lx__config_presets[j].type;
+                for (size_t j = 0; j < lx__config_n_aliases && nn < LX_ARRAY_SIZE(names); j++)
+                    names[nn++] = lx__config_aliases[j].alias;
+                hint = closest(p->type, strlen(p->type), names, nn);
                 ERR(ld, type_at, "%s.type: unknown type \"%s\"%s%s%s", where, ld->raw,
                     hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
                 ok = false;
+            } else {
+                p->type = pr->type; /* aliases ("google", "together-ai") name the canonical type */
             }
         } else if (p->name != NULL) {
             pr = lx__config_preset_find(lx_str_cstr(p->name));
@@ -837,6 +930,7 @@ static void load_providers(struct ld *ld, struct fy_node *root)
         }
         if (pr != NULL)
             p->proto = pr->proto;
+        load_provider_fields(ld, item, at, where, pr, p);
         if (get_str(ld, item, "base_url", where, 0, at, &p->base_url, &url_at) == V_OK) {
             if ((why = check_url(p->base_url, true)) != NULL) {
                 char buf[80];
@@ -852,10 +946,13 @@ static void load_providers(struct ld *ld, struct fy_node *root)
             }
         } else if (pr != NULL && pr->base_url != NULL) {
             p->base_url = pr->base_url;
-        } else if (pr != NULL) {
-            ERR(ld, at, "%s: base_url is required for type %s", where, pr->type);
+        } else if (pr != NULL && !preset_base_url(ld, at, where, pr, p)) {
             ok = false;
         }
+        if (pr != NULL && pr->proto == LX_CONFIG_PROTO_OLLAMA && p->base_url != NULL &&
+            strlen(p->base_url) >= 3 &&
+            strcmp(p->base_url + strlen(p->base_url) - 3, "/v1") == 0)
+            p->proto = LX_CONFIG_PROTO_OPENAI; /* Ollama's OpenAI-compatible API, as before */
         get_bool(ld, item, "enabled", where, &p->enabled);
         load_keys(ld, item, p);
         load_headers(ld, item, p);
@@ -866,6 +963,12 @@ static void load_providers(struct ld *ld, struct fy_node *root)
             snprintf(tw, sizeof(tw), "%s.timeouts", where);
             check_keys(ld, tm, timeout_keys, tw);
             load_timeouts(ld, tm, tw, &p->timeouts);
+        }
+        if (pr != NULL && !pr->chat && ok) {
+            WARN(ld, type_at.line ? type_at : at,
+                 "%s: type %s is listed only (%s): provider disabled for chat", where, pr->type,
+                 pr->support);
+            p->enabled = false;
         }
         if (ok && !ld->oom)
             cfg->n_providers++;
@@ -913,7 +1016,11 @@ static struct lx_config_provider *resolve_provider(struct ld *ld, struct lx_str 
         p->keyless = true;
         if (p->base_url == NULL)
             p->base_url = pr->base_url ? pr->base_url : "";
-        if (pr->env_key != NULL && strcmp(pr->type, "cloudflare") == 0)
+        if (!pr->chat || (!pr->from_env && pr->env_key != NULL))
+            WARN(ld, at, "%s: provider %s is not configured (type %s is only made from a "
+                         "`providers:` entry): disabled",
+                 what, pr->type, pr->type);
+        else if (pr->env_key != NULL && strcmp(pr->type, "cloudflare") == 0)
             WARN(ld, at, "%s: provider %s is not configured and CLOUDFLARE_API_TOKEN or "
                          "CLOUDFLARE_ACCOUNT_ID is not set: disabled",
                  what, pr->type);
