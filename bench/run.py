@@ -250,6 +250,24 @@ def start_llmux(name, upstream, extra=()):
     return p
 
 
+def start_llmux_translating(name, mock_port):
+    """llmux with one Anthropic-protocol provider (the mock's /v1/messages) for every model:
+    OpenAI clients in, Anthropic out, through the IR (issue 4's translated path)."""
+    cfg = os.path.join(TMP, name + ".yaml")
+    with open(cfg, "w") as f:
+        f.write("providers:\n"
+                "  - name: ant\n    type: anthropic\n"
+                "    base_url: http://127.0.0.1:%d/v1\n    keys: [\"sk-bench\"]\n"
+                "routes:\n  - match: \"*\"\n    provider: ant\n" % mock_port)
+    port = free_port()
+    t0 = time.time()
+    p = start(name, [LLMUX, "serve", "--config", cfg, "--listen", "127.0.0.1:%d" % port,
+                     "--workers", str(WORKERS)] + LLMUX_ARGS, PROXY_CPU,
+              stdout=subprocess.DEVNULL)
+    p.t0, p.port = t0, port
+    return p
+
+
 def startup_figures(p, port, body):
     """Idle RSS once listening, before the first request; time from exec to the first 200."""
     wait_port(port, p, timeout=10)
@@ -451,6 +469,7 @@ def run_all(res, have_llmux):
             lx["w4"] = start_llmux("llmux-w4", "http://127.0.0.1:%d" % mock_w4.port)
             lx["tls"] = start_llmux("llmux-tls", "https://127.0.0.1:%d" % tls_port,
                                     ["--ca-file", ca])
+            lx["xlate"] = start_llmux_translating("llmux-xlate", mock.port)
             targets["llmux"] = {}
             for k, p in lx.items():
                 try:
@@ -492,9 +511,22 @@ def run_all(res, have_llmux):
     job("w2_conc", "main", ["--body", b["w2"], "--sse", "-c", str(W2_STREAMS), "--requests",
                             str(W2_STREAMS), "--ramp", "2000", "--expect", "200",
                             "--stall-ms", "200"], mock)
+    saved = dict(targets)
+    if "llmux" in targets and "xlate" in targets["llmux"]:
+        # translated lane: the same W1 and W2 through the IR (OpenAI in, Anthropic out), set
+        # against llmux's same-protocol figures of the same rounds
+        targets.clear()
+        targets["llmux"] = {"main": saved["llmux"]["main"]}
+        targets["llmux-x"] = {"main": saved["llmux"]["xlate"]}
+        job("x_w1_c50", "main", ["--body", b["w1"], "-c", "50", "-d", str(SECS), "--warmup",
+                                 "0.3"], mock)
+        job("x_w2_conc", "main", ["--body", b["w2"], "--sse", "-c", str(W2_STREAMS),
+                                  "--requests", str(W2_STREAMS), "--ramp", "2000", "--expect",
+                                  "200", "--stall-ms", "200"], mock)
+        targets.clear()
+        targets.update(saved)
     # TLS lane: proxies reach the mock through the TLS terminator
     tls_targets = {t: v for t, v in targets.items() if "tls" in v}
-    saved = dict(targets)
     targets.clear()
     targets.update(tls_targets)
     job("tls_w1_c1", "tls", ["--body", b["w1"], "-c", "1", "--rate", "500", "-d", str(SECS),
@@ -646,9 +678,29 @@ def table(res):
     total = sum(len(rs) for j in res["runs"].values() for rs in j.values())
     noisy = sum(1 for j in res["runs"].values() for rs in j.values() for r in rs
                 if r.get("noisy"))
+    xrows = []
+    for job, key, what in (("x_w1_c50", "cpu_us_per_req", "W1 CPU us/req c=50"),
+                           ("x_w2_conc", "cpu_us_per_event", "W2 CPU us/SSE event")):
+        same = med(res, job, "llmux", lambda r: r.get(key))
+        xl = med(res, job, "llmux-x", lambda r: r.get(key))
+        ratio = xl / same if xl is not None and same else None
+        xrows.append([what, fmt(same, 1), fmt(xl, 1), fmt(ratio, 2), "<= 1.5x",
+                      {True: "yes", False: "NO", None: ""}[ratio <= 1.5 if ratio else None]])
+    xfail = sum(r.get("errors", 0) + r.get("non2xx", 0) + (1 if "error" in r else 0)
+                for j in ("x_w1_c50", "x_w2_conc")
+                for r in res["runs"].get(j, {}).get("llmux-x", []))
     head = ["metric", "direct", "llmux", "nginx", "llmux/nginx", "target", "met"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
+    if any(c != "-" for r in xrows for c in r[1:3]):
+        out.append("")
+        xh = ["translated path (OpenAI in, Anthropic out)", "llmux same protocol",
+              "llmux translated", "translated/same", "target", "met"]
+        out.append("| " + " | ".join(xh) + " |")
+        out.append("|" + "---|" * len(xh))
+        out += ["| " + " | ".join(r) + " |" for r in xrows]
+        out.append("| failed requests, translated runs | | %d | | 0 | %s |"
+                   % (xfail, "yes" if xfail == 0 else "NO"))
     env = res["env"]
     out.append("")
     out.append("%s, commit %s%s, %s, %d CPUs, kernel %s; proxy on CPU%s, mock+loadgen on CPU%s; "

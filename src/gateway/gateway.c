@@ -95,6 +95,7 @@ void *lx_gateway_worker_start(uv_loop_t *loop, unsigned index, void *data)
         lx_logf(LX_LOG_ERROR, "upstream setup failed: %s", err.msg);
         exit(1);
     }
+    w->tokens = lx__gw_tokens_new(w->up);
     lx_buf_init(&w->access_log, 1u << 20);
     uv_check_init(loop, &w->flush_check);
     w->flush_check.data = w;
@@ -109,6 +110,7 @@ void lx_gateway_worker_stop(void *worker)
 
     if (w == NULL)
         return;
+    lx__gw_tokens_free(w->tokens);
     lx_upstream_ctx_free(w->up);
     flush_access_log(&w->flush_check);
     uv_check_stop(&w->flush_check);
@@ -277,7 +279,43 @@ void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const cha
     if (g->t_first_byte_ns == 0)
         g->t_first_byte_ns = lx_now_mono_ns();
     lx__gw_access_log(g);
-    lx_send_openai_error(g->req, status, message, code, g->extra, g->n_extra);
+    lx__gw_write_error(g, status, lx_err_type_from_status(status), lx_str_cstr(message),
+                       lx_str_cstr(code), NULL, 0);
+    lx_http_resp_end(g->req, false);
+}
+
+void lx__gw_write_error(struct lx_gw_req *g, int status, enum lx_err_type type,
+                        struct lx_str message, struct lx_str code, const struct lx_header *h,
+                        size_t n)
+{
+    struct lx_header all[4] = {{LX_STR("Content-Type"), LX_STR("application/json")}};
+    struct lx_buf b = LX_BUF_INIT(8192);
+    size_t k = 1;
+    int rc;
+
+    for (size_t i = 0; i < n && k < LX_ARRAY_SIZE(all); i++)
+        all[k++] = h[i];
+    if (g->fd != NULL) {
+        rc = g->fd->encode_error(status, type, message, code, &b);
+    } else {
+        char msg[512], cd[64];
+
+        /* the OpenAI writer takes C strings: bounded copies (messages are short) */
+        snprintf(msg, sizeof(msg), "%.*s", (int)LX_MIN(message.len, sizeof(msg) - 1),
+                 message.ptr ? message.ptr : "");
+        snprintf(cd, sizeof(cd), "%.*s", (int)LX_MIN(code.len, sizeof(cd) - 1),
+                 code.ptr ? code.ptr : "");
+        (void)type; /* the OpenAI type follows the status, as it always did here */
+        rc = lx_openai_error_json(&b, msg, lx_openai_error_type(status), code.len ? cd : NULL);
+    }
+    if (rc != LX_OK || b.err != LX_OK) {
+        lx_buf_reset(&b);
+        lx_buf_append_cstr(&b, "{\"error\":{\"message\":\"internal error\"}}");
+        status = 500;
+    }
+    if (lx__gw_resp_start(g, status, all, k, (int64_t)b.len) == LX_OK)
+        lx_http_resp_write(g->req, lx_buf_str(&b));
+    lx_buf_release(&b);
 }
 
 /* The master key (auth/auth.h: Bearer, x-api-key, X-AUTH-TOKEN or ?auth_token=, compared in
@@ -310,7 +348,23 @@ static const struct route routes[] = {
     {"GET", "/v1/models", lx__gw_models, false},
     {"GET", "/v1/model-options", lx__gw_model_options, false},
     {"GET", "/v1/route-check", lx__gw_route_check, false},
+    {"POST", "/v1/messages", lx__gw_messages, false},
+    {"POST", "/v1/messages/count_tokens", lx__gw_count_tokens, false},
 };
+
+/* The client's protocol, from the path: errors (even a 401) go out in it. */
+static void set_front_door(struct lx_gw_req *g, struct lx_str path)
+{
+    if (lx_str_starts_with(path, LX_STR("/v1/messages"))) {
+        g->src = LX_SRC_ANTHROPIC;
+        g->fd = lx_frontdoor_for(LX_SRC_ANTHROPIC);
+    } else if (lx_str_starts_with(path, LX_STR("/v1beta/")) ||
+               (lx_str_starts_with(path, LX_STR("/v1/models/")) &&
+                lx_str_find_char(path, ':') > 0)) {
+        g->src = LX_SRC_GEMINI;
+        g->fd = lx_frontdoor_for(LX_SRC_GEMINI);
+    }
+}
 
 void lx_gateway_handle(struct lx_http_req *req)
 {
@@ -322,6 +376,7 @@ void lx_gateway_handle(struct lx_http_req *req)
         lx_send_openai_error(req, 503, "out of memory", NULL, NULL, 0);
         return;
     }
+    set_front_door(g, h->path);
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!lx_str_eq(h->path, lx_str_cstr(routes[i].path)))
             continue;
@@ -337,6 +392,22 @@ void lx_gateway_handle(struct lx_http_req *req)
     g->route = "none";
     if (lx_str_eq(h->method, LX_STR("OPTIONS")) && g->cfg->cors.n_origins > 0) {
         preflight(g);
+        return;
+    }
+    if (g->src == LX_SRC_GEMINI && (lx_str_starts_with(h->path, LX_STR("/v1beta/models/")) ||
+                                    lx_str_starts_with(h->path, LX_STR("/v1/models/")))) {
+        if (!lx_str_eq(h->method, LX_STR("POST"))) {
+            lx__gw_fail(g, 405, "Method not allowed for this endpoint.", "method_not_allowed",
+                        "method_not_allowed");
+            return;
+        }
+        if (authorized(g))
+            lx__gw_gemini(g);
+        return;
+    }
+    if (lx_str_starts_with(h->path, LX_STR("/api/"))) {
+        if (authorized(g))
+            lx__gw_native(g);
         return;
     }
     if (path_known)

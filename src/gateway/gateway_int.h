@@ -7,6 +7,8 @@
 
 #include "core/buf.h"
 #include "gateway/gateway.h"
+#include "providers/provider.h"
+#include "gateway/token.h"
 
 struct lx_gateway {
     struct lx_gateway_config conf; /* conf.upstream.ca_file points at ca_file */
@@ -19,6 +21,7 @@ struct lx_gateway_worker {
     uv_loop_t *loop;
     unsigned index;
     struct lx_upstream_ctx *up;
+    struct lx_token_cache *tokens; /* OAuth2 access tokens (Vertex key files) of this loop */
     uint64_t rng;             /* xorshift state for request ids */
     uint64_t served;          /* requests finished on this worker */
     struct lx_buf access_log; /* lines of this loop iteration, written by flush_check */
@@ -27,6 +30,7 @@ struct lx_gateway_worker {
 
 /* Per request, in the request's arena. */
 struct relay;
+struct native;
 
 struct lx_gw_req {
     char id[40];               /* X-Request-Id: the client's (if sane) or "req_<hex>" */
@@ -50,7 +54,15 @@ struct lx_gw_req {
     int upstream_status;     /* 0 = no upstream response */
     const char *error_class; /* NULL, or a short name: "upstream_timeout", "bad_json" ... */
     bool stream;
+    /* The client's protocol: fd NULL is the OpenAI API (its fast path needs no front door
+     * until a provider of another protocol is chosen). Errors go out in this protocol. */
+    const struct lx_frontdoor_ops *fd;
+    enum lx_ir_source src;
+    enum lx_endpoint endpoint;
+    bool legacy_completion;  /* POST /v1/completions */
+    struct lx_str url_model; /* Gemini front door: the model in the path, decoded */
     struct relay *relay;   /* relay.c's state for a relayed request */
+    struct native *native; /* native.c's, for /api/{provider}/... */
     struct lx_config *cfg; /* the snapshot this request runs on; unref'd with the arena */
 };
 
@@ -59,7 +71,12 @@ struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req);
 int lx__gw_resp_start(struct lx_gw_req *g, int status, const struct lx_header *h, size_t n,
                       int64_t content_length);
 void lx__gw_access_log(const struct lx_gw_req *g);
-/* Sends an OpenAI error, records it for the access log, ends the request. */
+/* Writes an error in the client's protocol (g->src) with h (Retry-After ...) and the extra
+ * headers; the caller ends the request. */
+void lx__gw_write_error(struct lx_gw_req *g, int status, enum lx_err_type type,
+                        struct lx_str message, struct lx_str code, const struct lx_header *h,
+                        size_t n);
+/* Sends an error in the client's protocol, records it for the access log, ends the request. */
 void lx__gw_fail(struct lx_gw_req *g, int status, const char *message, const char *code,
                  const char *error_class);
 void lx__gw_chat_completions(struct lx_gw_req *g);
@@ -69,5 +86,9 @@ void lx__gw_models(struct lx_gw_req *g);
 void lx__gw_health(struct lx_gw_req *g);
 void lx__gw_model_options(struct lx_gw_req *g);
 void lx__gw_route_check(struct lx_gw_req *g);
+void lx__gw_messages(struct lx_gw_req *g);       /* POST /v1/messages (Anthropic) */
+void lx__gw_count_tokens(struct lx_gw_req *g);   /* POST /v1/messages/count_tokens */
+void lx__gw_gemini(struct lx_gw_req *g);         /* POST /v1beta/models/{model}:{method} */
+void lx__gw_native(struct lx_gw_req *g);         /* ANY /api/{provider}/{path} */
 
 #endif /* LX_GATEWAY_INT_H */

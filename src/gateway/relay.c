@@ -1,11 +1,13 @@
-/* relay.c - POST /v1/chat/completions (and /v1/completions, /v1/embeddings) relayed to the
- * OpenAI-compatible provider the configuration picks for the model, streaming or not. Runs
- * on the request's loop thread.
+/* relay.c - a chat (or completions, embeddings, count_tokens) request relayed to the provider
+ * the configuration picks, streaming or not, in the client's protocol (OpenAI, Anthropic,
+ * Gemini) whatever the provider's (relay_int.h: PASS or TRANSLATE per attempt). Runs on the
+ * request's loop thread.
  *
  * States (struct relay.state):
  *   UPSTREAM   transfer running, nothing sent to the client yet (a retry would still be safe)
- *   STREAMING  the client has our 200 and SSE events; each upstream event is passed on as it
- *              arrives (re-framed, so a cut upstream never leaves half an event at the client)
+ *   STREAMING  the client has our 200 and events; each upstream event is passed on (PASS,
+ *              re-framed, so a cut upstream never leaves half an event at the client) or
+ *              translated (TRANSLATE) as it arrives
  *   SENDING    a complete (buffered) answer is being written, a slice at a time as the
  *              client drains, so a big body never trips the slow-reader cap
  *   FINISHING  the client is gone or the server drains: the upstream is canceled, waiting for
@@ -15,75 +17,53 @@
  * Ownership: the relay lives in the request's arena. The upstream transfer borrows the client's
  * body and the relay; so the request is ended only from on_up_done (or before the transfer
  * started), never while the transfer is still running. */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "auth/auth.h"
-#include "core/buf.h"
 #include "core/common.h"
-#include "core/escape.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "gateway/errors.h"
-#include "gateway/gateway_int.h"
-#include "router/router.h"
-#include "sse/sse.h"
+#include "gateway/relay_int.h"
+#include "providers/anthropic.h"
+#include "providers/openai_front.h"
 #include "sse/writer.h"
-#include "json/json.h"
-#include "json/splice.h"
-
-enum relay_state {
-    RELAY_UPSTREAM = 0,
-    RELAY_STREAMING,
-    RELAY_SENDING, /* a buffered answer going out slice by slice, paced by the client */
-    RELAY_FINISHING,
-    RELAY_DONE
-};
 
 #define SEND_SLICE (64u << 10)
+#define MAX_ERR_HEADERS 32
 
-struct relay {
-    struct lx_gw_req *g;
-    struct lx_upstream *up;
-    enum relay_state state;
-    bool want_stream;         /* the client asked for "stream": true */
-    bool upstream_sse;        /* the upstream answered 2xx text/event-stream */
-    bool done_seen;           /* upstream sent data: [DONE] */
-    bool paused;              /* upstream reading stopped for back-pressure */
-    bool upstream_error_seen; /* the upstream sent its own error event */
-    bool client_wants_usage;  /* stream_options.include_usage was true in the client's body */
-    bool usage_injected;      /* we asked the upstream for usage: its usage-only chunk is ours */
-    bool client_started;      /* our response head went out: errors now travel as SSE events */
-    int abort_reason;         /* 0, or why the server aborted the client side */
-    struct lx_str content_type;
-    struct lx_str retry_after; /* kept for the client on 429/503 */
-    struct lx_buf body;        /* non-streamed response (or an error body), bounded */
-    size_t send_off;           /* SENDING: bytes of body already handed to the server */
-    struct lx_buf out;         /* SSE events to send, batched per upstream read */
-    struct lx_sse_parser sse;
-    struct lx_json doc;    /* the client's body, tokenized (in the request arena) */
-    struct lx_buf up_body; /* the body for the provider when it differs from the client's */
-    struct lx_header *up_headers;
-    char *auth_value;             /* "Bearer <key>" in the arena; wiped when the arena goes */
-    struct lx_str body_provider;  /* the body's "provider" field (S2, S3), or empty */
-    struct lx_byok byok;          /* the client's own provider key, if it sent one */
-    struct lx_route_result route; /* candidates, tried in order before the first byte */
-    size_t cand_i;                /* the candidate of the current attempt */
-};
-
-static int start_attempt(struct relay *r);
-static bool should_fail_over(const struct relay *r, const struct lx_err *err);
+static int start_attempt(struct relay *r, struct lx_err *err);
+static bool should_fail_over(const struct relay *r, const struct lx_err *err,
+                             const struct lx_upstream_error *ue);
 static void reset_for_retry(struct relay *r);
 
-static void relay_end(struct relay *r, bool abort_conn)
+/* Zeroes a NUL-terminated secret copied into the request arena (lx_arena_dup terminates). */
+static void wipe_slice(void *p)
 {
-    r->state = RELAY_DONE;
-    if (r->byok.key.len > 0) /* the client's key lives in the request head: wipe it there */
-        lx_auth_wipe((void *)(uintptr_t)r->byok.key.ptr, r->byok.key.len);
+    explicit_bzero(p, strlen(p));
+}
+
+static void relay_release(struct relay *r)
+{
     lx_sse_release(&r->sse);
     lx_buf_release(&r->up_body);
     lx_buf_release(&r->body);
     lx_buf_release(&r->out);
+    if (r->dec_live)
+        lx_stream_decoder_release(&r->dec);
+    r->dec_live = false;
+    lx_arena_free(r->scratch);
+    r->scratch = NULL;
+}
+
+static void relay_end(struct relay *r, bool abort_conn)
+{
+    r->state = RELAY_DONE;
+    lx__gw_token_cancel(&r->tw);
+    if (r->byok.key.len > 0) /* the client's key lives in the request head: wipe it there */
+        lx_auth_wipe((void *)(uintptr_t)r->byok.key.ptr, r->byok.key.len);
+    relay_release(r);
     lx__gw_access_log(r->g);
     lx_http_resp_end(r->g->req, abort_conn);
 }
@@ -127,6 +107,37 @@ static int flush_out(struct relay *r)
         rc = lx_http_resp_write(r->g->req, lx_buf_str(&r->out));
     lx_buf_reset(&r->out);
     return rc;
+}
+
+/* ---- usage ------------------------------------------------------------------------------ */
+
+static void usage_from_ir(struct lx_gw_req *g, const struct lx_usage *u)
+{
+    if (u->input >= 0)
+        g->usage.prompt = u->input;
+    if (u->output >= 0)
+        g->usage.completion = u->output;
+    if (u->total >= 0)
+        g->usage.total = u->total;
+    else if (g->usage.prompt >= 0 && g->usage.completion >= 0)
+        g->usage.total = g->usage.prompt + g->usage.completion;
+    if (u->cache_read >= 0)
+        g->usage.cached = u->cache_read;
+    if (u->reasoning >= 0)
+        g->usage.reasoning = u->reasoning;
+    if (!g->usage.have) {
+        g->usage.have = true;
+        if (u->cache_read < 0)
+            g->usage.cached = -1;
+        if (u->reasoning < 0)
+            g->usage.reasoning = -1;
+        if (u->input < 0)
+            g->usage.prompt = -1;
+        if (u->output < 0)
+            g->usage.completion = -1;
+        if (u->total < 0 && (u->input < 0 || u->output < 0))
+            g->usage.total = -1;
+    }
 }
 
 /* The bytes "usage" followed by ':' and an object: cheap enough for every event, so that only
@@ -186,6 +197,47 @@ out:
     return usage_only;
 }
 
+/* PASS of Anthropic or Gemini: the provider's decoder reads the events that carry usage, the
+ * terminal event and errors (its deltas go nowhere else). */
+static int observe_delta(void *ctx, const struct lx_delta *d)
+{
+    struct relay *r = ctx;
+
+    if (d->type == LX_DELTA_USAGE)
+        usage_from_ir(r->g, &d->usage);
+    else if (d->type == LX_DELTA_DONE)
+        r->done_seen = true;
+    else if (d->type == LX_DELTA_ERROR)
+        r->upstream_error_seen = true;
+    return LX_OK;
+}
+
+static void observe_event(struct relay *r, const struct lx_sse_event *ev)
+{
+    struct lx_stream_event se = {ev->event, ev->data, false};
+    struct lx_delta_sink sink = {observe_delta, r};
+    struct lx_err err = {0};
+
+    if (r->pops == NULL || r->pops->parse_event == NULL)
+        return;
+    if (r->g->src == LX_SRC_ANTHROPIC && !lx_str_eq(ev->event, LX_STR("message_start")) &&
+        !lx_str_eq(ev->event, LX_STR("message_delta")) &&
+        !lx_str_eq(ev->event, LX_STR("message_stop")) && !lx_str_eq(ev->event, LX_STR("error")))
+        return; /* text deltas carry nothing we count: not even tokenized */
+    if (r->scratch == NULL) {
+        r->scratch = lx_arena_new(8192, r->g->w->gw->conf.max_sse_event * 16 + (1u << 20));
+        if (r->scratch == NULL)
+            return;
+        r->pst.a = lx_http_req_arena(r->g->req);
+        r->pst.call = &r->call;
+    }
+    r->pst.scratch = r->scratch;
+    r->pops->parse_event(&r->pst, &se, &sink, &err); /* a bad event is the client's to see */
+    lx_arena_reset(r->scratch);
+}
+
+/* ---- streams ---------------------------------------------------------------------------- */
+
 static int on_sse_event(void *ctx, const struct lx_sse_event *ev)
 {
     struct relay *r = ctx;
@@ -194,6 +246,10 @@ static int on_sse_event(void *ctx, const struct lx_sse_event *ev)
         /* keep-alive comments (OpenRouter's ": OPENROUTER PROCESSING") keep idle clients
          * and their proxies from timing out: pass them on */
         return lx_sse_write_comment(&r->out, ev->data);
+    }
+    if (r->g->src != LX_SRC_OPENAI) {
+        observe_event(r, ev);
+        return lx_sse_write_event(&r->out, ev->event, ev->data);
     }
     if (r->done_seen)
         return LX_OK; /* nothing may follow the terminator */
@@ -206,29 +262,72 @@ static int on_sse_event(void *ctx, const struct lx_sse_event *ev)
     return lx_sse_write_event(&r->out, ev->event, ev->data);
 }
 
-static void send_error_event(struct relay *r, const char *message, const char *code)
+/* TRANSLATE: each IR delta of the provider's stream, encoded for the client. */
+static int on_delta(void *ctx, const struct lx_delta *d)
 {
-    struct lx_buf b = LX_BUF_INIT(4096);
+    struct relay *r = ctx;
 
-    lx_openai_error_json(&b, message, "upstream_error", code);
-    lx_sse_write_event(&r->out, LX_STR_NULL, lx_buf_str(&b));
-    lx_buf_release(&b);
+    switch (d->type) {
+    case LX_DELTA_USAGE: usage_from_ir(r->g, &d->usage); break;
+    case LX_DELTA_ERROR: r->upstream_error_seen = true; break;
+    case LX_DELTA_DONE: r->done_seen = true; break;
+    default: break;
+    }
+    return r->fdo->encode_delta(&r->fds, d, &r->out);
+}
+
+/* An error event in the client's stream protocol. */
+static void send_error_event(struct relay *r, enum lx_err_type type, const char *message,
+                             const char *code)
+{
+    if (r->g->fd != NULL || r->mode == RELAY_TRANSLATE) {
+        r->fdo->encode_stream_error(&r->fds, type, lx_str_cstr(message), &r->out);
+    } else {
+        struct lx_buf b = LX_BUF_INIT(4096);
+
+        lx_openai_error_json(&b, message, "upstream_error", code);
+        lx_sse_write_event(&r->out, LX_STR_NULL, lx_buf_str(&b));
+        lx_buf_release(&b);
+    }
     flush_out(r);
 }
 
 static void on_up_head(struct lx_upstream *up, int status, const struct lx_header *h, size_t n)
 {
     struct relay *r = lx_upstream_data(up);
+    struct lx_arena *a = lx_http_req_arena(r->g->req);
     const struct lx_header *ct = lx_header_find(h, n, LX_STR("content-type"));
     const struct lx_header *ra = lx_header_find(h, n, LX_STR("retry-after"));
+    bool ok = status >= 200 && status < 300;
 
     r->g->upstream_status = status;
     if (ct)
-        r->content_type = lx_arena_dup(lx_http_req_arena(r->g->req), ct->value);
+        r->content_type = lx_arena_dup(a, ct->value);
     if (ra && ra->value.len <= 64)
-        r->retry_after = lx_arena_dup(lx_http_req_arena(r->g->req), ra->value);
-    r->upstream_sse = status >= 200 && status < 300 && ct &&
-                      lx_str_starts_with(lx_str_trim(ct->value), LX_STR("text/event-stream"));
+        r->retry_after = lx_arena_dup(a, ra->value);
+    if (!ok && r->mode == RELAY_TRANSLATE) {
+        /* map_error reads Retry-After and the providers' own rate-limit headers */
+        size_t k = LX_MIN(n, (size_t)MAX_ERR_HEADERS);
+
+        r->up_resp_headers = lx_arena_alloc(a, k * sizeof(*h) + 1);
+        r->n_up_resp_headers = 0;
+        for (size_t i = 0; r->up_resp_headers && i < k; i++) {
+            r->up_resp_headers[i].name = lx_arena_dup(a, h[i].name);
+            r->up_resp_headers[i].value = lx_arena_dup(a, h[i].value);
+            if (r->up_resp_headers[i].name.ptr && r->up_resp_headers[i].value.ptr)
+                r->n_up_resp_headers = i + 1;
+        }
+    }
+    if (r->mode == RELAY_PASS) {
+        r->upstream_sse = ok && ct &&
+                          lx_str_starts_with(lx_str_trim(ct->value), LX_STR("text/event-stream"));
+        return;
+    }
+    /* TRANSLATE: a 2xx answer to a stream request is the provider's framing (SSE, NDJSON,
+     * event-stream) unless it plainly says JSON where JSON is not its stream framing */
+    r->upstream_sse = ok && r->want_stream &&
+                      !(ct && r->pops->framing != LX_FRAMING_NDJSON &&
+                        lx_str_starts_with(lx_str_trim(ct->value), LX_STR("application/json")));
 }
 
 static int on_up_data(struct lx_upstream *up, struct lx_str chunk)
@@ -240,7 +339,10 @@ static int on_up_data(struct lx_upstream *up, struct lx_str chunk)
         return LX_OK; /* canceled: on_done is on its way */
     if (!r->upstream_sse)
         return lx_buf_append_str(&r->body, chunk);
-    rc = lx_sse_feed(&r->sse, chunk, on_sse_event, r);
+    if (r->mode == RELAY_TRANSLATE)
+        rc = lx_stream_decoder_feed(&r->dec, chunk);
+    else
+        rc = lx_sse_feed(&r->sse, chunk, on_sse_event, r);
     if (rc == LX_OK)
         rc = flush_out(r);
     if (rc != LX_OK)
@@ -254,35 +356,42 @@ static int on_up_data(struct lx_upstream *up, struct lx_str chunk)
 
 static void finish_stream(struct relay *r, const struct lx_err *err)
 {
-    int rc = lx_sse_finish(&r->sse);
+    int rc = r->mode == RELAY_TRANSLATE ? lx_stream_decoder_finish(&r->dec)
+                                        : lx_sse_finish(&r->sse);
 
     if (r->abort_reason == LX_ESHUTDOWN) {
         r->g->error_class = "shutdown";
-        send_error_event(r, "The server is shutting down; the stream was ended early.",
+        send_error_event(r, LX_ERRT_OVERLOADED,
+                         "The server is shutting down; the stream was ended early.",
                          "server_shutdown");
     } else if (err != NULL && err->rc == LX_ETIMEDOUT) {
         r->g->error_class = "upstream_timeout";
-        send_error_event(r, "The upstream stopped sending in the middle of the stream.",
+        send_error_event(r, LX_ERRT_TIMEOUT,
+                         "The upstream stopped sending in the middle of the stream.",
                          "upstream_timeout");
     } else if (err != NULL && (err->rc == LX_ETRUNCATED || err->rc == LX_ECONNRESET ||
                                err->rc == LX_ECLOSED || err->rc == LX_EPROTO)) {
         r->g->error_class = "upstream_truncated";
-        send_error_event(r, "The upstream stream ended before it was complete.",
+        send_error_event(r, LX_ERRT_SERVER, "The upstream stream ended before it was complete.",
                          "stream_truncated");
     } else if (err != NULL) {
         r->g->error_class = "upstream_broken";
-        send_error_event(r, err->msg[0] ? err->msg : "The upstream stream failed.",
+        send_error_event(r, LX_ERRT_SERVER,
+                         err->msg[0] ? err->msg : "The upstream stream failed.",
                          "upstream_error");
     } else if (r->upstream_error_seen && !r->done_seen) {
         r->g->error_class = "upstream_error_event"; /* the client has the provider's error */
     } else if (rc != LX_OK || !r->done_seen) {
         /* a stream without its terminator is an error, never a clean end */
         r->g->error_class = "upstream_truncated";
-        send_error_event(r, "The upstream stream ended before it was complete.",
+        send_error_event(r, LX_ERRT_SERVER, "The upstream stream ended before it was complete.",
                          "stream_truncated");
     }
+    flush_out(r);
     relay_end(r, false);
 }
+
+/* ---- complete answers ------------------------------------------------------------------- */
 
 /* Writes the buffered body while the client keeps up; on_client_drain calls it again. */
 static void pump_body(struct relay *r)
@@ -302,31 +411,14 @@ static void pump_body(struct relay *r)
     relay_end(r, false);
 }
 
-/* A complete non-streamed answer, or an upstream error before any byte reached the client. */
-static void finish_buffered(struct relay *r)
+static void send_body(struct relay *r, int status, struct lx_str content_type)
 {
     struct lx_header h[2] = {
-        {LX_STR("Content-Type"),
-         r->content_type.len ? r->content_type : LX_STR("application/json")},
+        {LX_STR("Content-Type"), content_type},
         {LX_STR("Retry-After"), r->retry_after},
     };
-    int status = r->g->upstream_status;
 
-    if (r->body.err != LX_OK) {
-        r->g->status = 502;
-        r->g->error_class = "upstream_too_big";
-        lx_write_openai_error(r->g->req, 502, "The upstream response was too large.",
-                              "upstream_too_big", r->g->extra, r->g->n_extra);
-        relay_end(r, false);
-        return;
-    }
-    if (status >= 200 && status < 300 && r->want_stream && !r->upstream_sse)
-        r->g->error_class = "upstream_not_streaming";
-    if (status >= 200 && status < 300)
-        take_usage(r->g, lx_buf_str(&r->body));
     r->g->status = status;
-    if (status >= 400)
-        r->g->error_class = r->g->error_class ? r->g->error_class : "upstream_status";
     mark_first_byte(r);
     if (lx__gw_resp_start(r->g, status, h, r->retry_after.len ? 2 : 1, (int64_t)r->body.len) !=
         LX_OK) {
@@ -337,9 +429,153 @@ static void finish_buffered(struct relay *r)
     pump_body(r);
 }
 
+/* An error answer sent in the client's protocol, and the request ended. */
+static void fail_client(struct relay *r, int status, enum lx_err_type type, struct lx_str msg,
+                        struct lx_str code, const char *error_class)
+{
+    struct lx_header h = {LX_STR("Retry-After"), r->retry_after};
+
+    r->g->status = status;
+    r->g->error_class = error_class;
+    mark_first_byte(r);
+    lx__gw_write_error(r->g, status, type, msg, code, &h, r->retry_after.len ? 1 : 0);
+    relay_end(r, false);
+}
+
+/* The provider's error, classified by its adapter. */
+static void map_upstream_error(struct relay *r, struct lx_upstream_error *ue)
+{
+    lx_upstream_error_init(ue);
+    ue->status = r->g->upstream_status;
+    if (r->pops != NULL && r->pops->map_error != NULL) {
+        r->pops->map_error(&r->call, r->g->upstream_status, r->up_resp_headers,
+                           r->n_up_resp_headers, lx_buf_str(&r->body),
+                           lx_http_req_arena(r->g->req), ue);
+    } else {
+        ue->type = lx_err_type_from_status(ue->status);
+        lx_upstream_error_defaults(ue);
+    }
+}
+
+/* TRANSLATE: the provider's error in the client's protocol. The status is the provider's,
+ * but for 529 (Anthropic's overloaded) to clients that do not know it, and anything that is
+ * not an error status. */
+static void finish_translated_error(struct relay *r, const struct lx_upstream_error *ue)
+{
+    int status = ue->status;
+
+    if (status == 529 && r->g->src != LX_SRC_ANTHROPIC)
+        status = 503;
+    if (status < 400 || status > 599)
+        status = 502;
+    fail_client(r, status, ue->type,
+                ue->message.len ? ue->message : LX_STR("The upstream provider returned an error."),
+                ue->code, "upstream_status");
+}
+
+/* A token count in the client's protocol: Anthropic's {"input_tokens":N}, Gemini's
+ * {"totalTokens":N}. */
+static int encode_count(const struct relay *r, int64_t n, struct lx_buf *out)
+{
+    if (r->g->src == LX_SRC_GEMINI) {
+        lx_buf_appendf(out, "{\"totalTokens\":%lld}", (long long)(n < 0 ? 0 : n));
+        return out->err;
+    }
+    return lx_anthropic_encode_count(n < 0 ? 0 : n, out);
+}
+
+/* TRANSLATE: a complete 2xx answer decoded by the provider's adapter and encoded for the
+ * client (chat, legacy completion, embeddings or count_tokens). */
+static void finish_translated(struct relay *r)
+{
+    struct lx_arena *a = lx_http_req_arena(r->g->req);
+    struct lx_buf out = LX_BUF_INIT(r->g->w->gw->conf.max_response_body + (1u << 20));
+    struct lx_err err = {0};
+    struct lx_str body = lx_buf_str(&r->body);
+    int rc;
+
+    if (r->g->endpoint == LX_EP_EMBEDDINGS) {
+        struct lx_embed_resp er = {0};
+
+        rc = r->pops->parse_embeddings(&r->call, body, a, &er, &err);
+        if (rc == LX_OK) {
+            usage_from_ir(r->g, &er.usage);
+            rc = lx_openai_encode_embeddings(r->eir, &er, &out);
+        }
+    } else {
+        struct lx_chat_resp resp;
+
+        lx_chat_resp_init(&resp);
+        rc = r->pops->parse_response(&r->call, body, a, &resp, &err);
+        if (rc == LX_OK) {
+            usage_from_ir(r->g, &resp.usage);
+            if (r->g->endpoint == LX_EP_COUNT_TOKENS)
+                rc = encode_count(r, resp.usage.input, &out);
+            else
+                rc = r->fdo->encode_response(r->ir, &resp, (int64_t)(lx_now_wall_ms() / 1000),
+                                             &out);
+        }
+    }
+    if (rc == LX_OK && out.err != LX_OK)
+        rc = out.err;
+    if (rc != LX_OK) {
+        lx_buf_release(&out);
+        fail_client(r, 502, LX_ERRT_SERVER,
+                    lx_str_cstr(err.msg[0] ? err.msg : "The upstream answer could not be read."),
+                    LX_STR("bad_upstream_answer"), "upstream_bad_answer");
+        return;
+    }
+    lx_buf_release(&r->body);
+    r->body = out; /* pump_body sends it; relay_release frees it */
+    r->retry_after = LX_STR_NULL;
+    send_body(r, 200, LX_STR("application/json"));
+}
+
+/* A complete non-streamed answer, or an upstream error before any byte reached the client. */
+static void finish_buffered(struct relay *r, const struct lx_upstream_error *ue)
+{
+    int status = r->g->upstream_status;
+
+    if (r->body.err != LX_OK) {
+        fail_client(r, 502, LX_ERRT_SERVER, LX_STR("The upstream response was too large."),
+                    LX_STR("upstream_too_big"), "upstream_too_big");
+        return;
+    }
+    if (status >= 200 && status < 300 && r->want_stream && !r->upstream_sse)
+        r->g->error_class = "upstream_not_streaming";
+    if (r->mode == RELAY_TRANSLATE) {
+        if (status >= 200 && status < 300 && !r->want_stream)
+            finish_translated(r);
+        else if (status >= 200 && status < 300)
+            fail_client(r, 502, LX_ERRT_SERVER,
+                        LX_STR("The upstream answered without streaming."),
+                        LX_STR("upstream_not_streaming"), "upstream_not_streaming");
+        else
+            finish_translated_error(r, ue);
+        return;
+    }
+    if (status >= 200 && status < 300) {
+        if (r->g->src == LX_SRC_OPENAI) {
+            take_usage(r->g, lx_buf_str(&r->body));
+        } else if (r->pops && r->pops->parse_response) {
+            struct lx_chat_resp resp;
+            struct lx_err err = {0};
+
+            lx_chat_resp_init(&resp);
+            if (r->pops->parse_response(&r->call, lx_buf_str(&r->body),
+                                        lx_http_req_arena(r->g->req), &resp, &err) == LX_OK)
+                usage_from_ir(r->g, &resp.usage);
+        }
+    }
+    if (status >= 400)
+        r->g->error_class = r->g->error_class ? r->g->error_class : "upstream_status";
+    send_body(r, status, r->content_type.len ? r->content_type : LX_STR("application/json"));
+}
+
 static void on_up_done(struct lx_upstream *up, const struct lx_err *err)
 {
     struct relay *r = lx_upstream_data(up);
+    struct lx_upstream_error ue;
 
     r->up = NULL;
     if (r->abort_reason == LX_ECLOSED || r->abort_reason == LX_ETIMEDOUT) {
@@ -350,24 +586,34 @@ static void on_up_done(struct lx_upstream *up, const struct lx_err *err)
         return;
     }
     if (r->abort_reason == LX_ESHUTDOWN && !r->client_started) {
-        r->g->status = 503;
-        r->g->error_class = "shutdown";
-        lx_write_openai_error(r->g->req, 503, "The server is shutting down.", "server_shutdown",
-                              r->g->extra, r->g->n_extra);
-        relay_end(r, false);
+        fail_client(r, 503, LX_ERRT_OVERLOADED, LX_STR("The server is shutting down."),
+                    LX_STR("server_shutdown"), "shutdown");
         return;
     }
-    if (should_fail_over(r, err)) {
+    lx_upstream_error_init(&ue);
+    if (err == NULL && r->g->upstream_status >= 300 && !r->upstream_sse)
+        map_upstream_error(r, &ue);
+    while (should_fail_over(r, err, &ue)) {
         /* nothing reached the client yet: the next candidate may answer */
+        struct lx_err serr = {0};
+
         lx_logf(LX_LOG_INFO, "request %s: %s failed (%s), trying the next target", r->g->id,
                 r->g->provider, err ? lx_err_name(err->rc) : "upstream status");
         reset_for_retry(r);
         r->cand_i++;
-        if (start_attempt(r) == LX_OK)
+        if (start_attempt(r, &serr) == LX_OK)
             return;
+        if (serr.http_status >= 400 && serr.http_status < 500) {
+            fail_client(r, serr.http_status, lx_err_type_from_status(serr.http_status),
+                        lx_str_cstr(serr.msg), LX_STR("invalid_request"), "bad_request");
+            return;
+        }
         err = NULL;
         r->g->upstream_status = 502;
         lx_buf_reset(&r->body);
+        fail_client(r, 502, LX_ERRT_SERVER, LX_STR("The upstream request could not be started."),
+                    LX_STR("upstream_error"), "upstream_start");
+        return;
     }
     if (!r->client_started && r->upstream_sse && err == NULL)
         start_stream(r); /* an event stream that carried no event: finish_stream says so */
@@ -376,16 +622,14 @@ static void on_up_done(struct lx_upstream *up, const struct lx_err *err)
         return;
     }
     if (err != NULL) {
-        r->g->status = err->http_status ? err->http_status : 502;
-        r->g->error_class = err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_unreachable";
-        lx_write_openai_error(r->g->req, r->g->status,
-                              err->msg[0] ? err->msg : "The upstream request failed.",
-                              err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_error",
-                              r->g->extra, r->g->n_extra);
-        relay_end(r, false);
+        fail_client(r, err->http_status ? err->http_status : 502,
+                    err->rc == LX_ETIMEDOUT ? LX_ERRT_TIMEOUT : LX_ERRT_SERVER,
+                    lx_str_cstr(err->msg[0] ? err->msg : "The upstream request failed."),
+                    err->rc == LX_ETIMEDOUT ? LX_STR("upstream_timeout") : LX_STR("upstream_error"),
+                    err->rc == LX_ETIMEDOUT ? "upstream_timeout" : "upstream_unreachable");
         return;
     }
-    finish_buffered(r);
+    finish_buffered(r, &ue);
 }
 
 static void on_client_abort(struct lx_http_req *req, int reason)
@@ -395,8 +639,10 @@ static void on_client_abort(struct lx_http_req *req, int reason)
 
     if (r == NULL || r->state >= RELAY_FINISHING)
         return;
-    if (r->state == RELAY_SENDING) { /* no transfer left: end here */
+    if (r->state == RELAY_SENDING || r->waiting_token) { /* no transfer: end here */
         r->g->error_class = "client_closed";
+        if (r->waiting_token)
+            r->g->status = 499;
         relay_end(r, true);
         return;
     }
@@ -421,15 +667,42 @@ static void on_client_drain(struct lx_http_req *req)
     }
 }
 
-/* Reads what the pipeline needs from the client's body: it must be a JSON object with a
- * "model" string; "stream" is optional. 0, or an error already sent to the client. */
+/* An attempt could not start (after a wait): the next candidate, or the client's error. */
+static void fail_start(struct relay *r, const struct lx_err *serr)
+{
+    struct lx_err e2 = {0};
+
+    if (r->state >= RELAY_FINISHING) {
+        relay_end(r, true);
+        return;
+    }
+    while (r->cand_i + 1 < r->route.n_cand && (serr->http_status >= 500 || serr->retryable ||
+                                               serr->http_status == 401)) {
+        r->cand_i++;
+        reset_for_retry(r);
+        memset(&e2, 0, sizeof(e2));
+        if (start_attempt(r, &e2) == LX_OK)
+            return;
+        serr = &e2;
+    }
+    fail_client(r, serr->http_status >= 400 ? serr->http_status : 502,
+                lx_err_type_from_status(serr->http_status >= 400 ? serr->http_status : 502),
+                lx_str_cstr(serr->msg[0] ? serr->msg : "The upstream request could not be started."),
+                LX_STR("upstream_error"), "upstream_start");
+}
+
+/* ---- the request ------------------------------------------------------------------------ */
+
+/* Reads what the pipeline needs from the client's body: a JSON object with a "model" string
+ * (Gemini: the model is in the URL); "stream" optional. 0, or an error already sent. */
 static int read_request(struct lx_gw_req *g, struct relay *r, struct lx_str body)
 {
     struct lx_json *doc = &r->doc;
+    struct lx_arena *a = lx_http_req_arena(g->req);
     int model, stream, rc;
 
     lx_json_init(doc, NULL);
-    lx_json_use_arena(doc, lx_http_req_arena(g->req));
+    lx_json_use_arena(doc, a);
     rc = lx_json_parse(doc, body.ptr, body.len);
     if (rc != LX_OK) {
         lx__gw_fail(g, 400,
@@ -443,26 +716,40 @@ static int read_request(struct lx_gw_req *g, struct relay *r, struct lx_str body
         lx__gw_fail(g, 400, "The request body must be a JSON object.", "invalid_json", "bad_json");
         return -1;
     }
-    model = lx_json_get(doc, 0, LX_STR("model"));
-    if (model < 0 || lx_json_type(doc, model) != LX_JSON_STRING) {
-        lx__gw_fail(g, 400, "You must provide a model parameter.", "missing_model", "bad_request");
-        return -1;
+    if (g->src == LX_SRC_GEMINI) {
+        g->model = g->url_model;
+    } else {
+        model = lx_json_get(doc, 0, LX_STR("model"));
+        if (model < 0 || lx_json_type(doc, model) != LX_JSON_STRING) {
+            lx__gw_fail(g, 400, "You must provide a model parameter.", "missing_model",
+                        "bad_request");
+            return -1;
+        }
+        if (lx_json_str(doc, model, a, &g->model) != LX_OK) {
+            lx__gw_fail(g, 503, "out of memory", NULL, "oom");
+            return -1;
+        }
     }
-    if (lx_json_str(doc, model, lx_http_req_arena(g->req), &g->model) != LX_OK) {
-        lx__gw_fail(g, 503, "out of memory", NULL, "oom");
-        return -1;
-    }
-    stream = lx_json_get(doc, 0, LX_STR("stream"));
     if (lx_json_type(doc, lx_json_get(doc, 0, LX_STR("provider"))) == LX_JSON_STRING &&
-        lx_json_str(doc, lx_json_get(doc, 0, LX_STR("provider")), lx_http_req_arena(g->req),
-                    &r->body_provider) != LX_OK) {
+        lx_json_str(doc, lx_json_get(doc, 0, LX_STR("provider")), a, &r->body_provider) != LX_OK) {
         lx__gw_fail(g, 503, "out of memory", NULL, "oom");
         return -1;
     }
-    r->want_stream = stream >= 0 && lx_json_type(doc, stream) == LX_JSON_TRUE &&
-                     strcmp(g->upstream_path, "/embeddings") != 0;
+    if (g->src == LX_SRC_ANTHROPIC && g->endpoint == LX_EP_CHAT &&
+        lx_json_type(doc, lx_json_get(doc, 0, LX_STR("max_tokens"))) != LX_JSON_NUMBER) {
+        /* Anthropic's own rule, checked here so that a pass-through says it as Anthropic does */
+        lx__gw_fail(g, 400, "max_tokens: Field required", "invalid_request_error", "bad_request");
+        return -1;
+    }
+    if (g->src != LX_SRC_GEMINI) {
+        stream = lx_json_get(doc, 0, LX_STR("stream"));
+        r->want_stream = stream >= 0 && lx_json_type(doc, stream) == LX_JSON_TRUE &&
+                         g->endpoint == LX_EP_CHAT;
+    } else {
+        r->want_stream = g->stream;
+    }
     g->stream = r->want_stream;
-    if (r->want_stream) {
+    if (r->want_stream && g->src == LX_SRC_OPENAI) {
         int so = lx_json_get(doc, 0, LX_STR("stream_options"));
         int iu = lx_json_get(doc, so, LX_STR("include_usage"));
 
@@ -471,131 +758,83 @@ static int read_request(struct lx_gw_req *g, struct relay *r, struct lx_str body
     return 0;
 }
 
-static void wipe(void *p)
+/* count_tokens for a provider that cannot count: an estimate from the decoded request
+ * (lx_anthropic_estimate_tokens says how), answered at once. */
+static int count_locally(struct relay *r, struct lx_err *err)
 {
-    char *s = p;
+    int64_t n = 0;
+    int rc;
 
-    explicit_bzero(s, strlen(s));
+    rc = relay_decode_count_body(r, err);
+    if (rc == LX_OK)
+        rc = lx_anthropic_estimate_tokens(r->ir, &n);
+    if (rc != LX_OK)
+        return rc;
+    r->g->attempts--; /* nothing went upstream */
+    r->g->provider = NULL;
+    lx_buf_reset(&r->body);
+    rc = encode_count(r, n, &r->body);
+    if (rc != LX_OK)
+        return rc;
+    send_body(r, 200, LX_STR("application/json"));
+    return LX_OK;
 }
 
-/* The client's stream_options with include_usage set to true: its other members are kept as
- * they were written. */
-static void stream_options_with_usage(const struct lx_json *doc, struct lx_buf *out)
-{
-    int so = lx_json_get(doc, 0, LX_STR("stream_options"));
+static void fail_start(struct relay *r, const struct lx_err *serr);
 
-    lx_buf_append_char(out, '{');
-    if (lx_json_type(doc, so) == LX_JSON_OBJECT) {
-        for (int k = lx_json_first(doc, so); k >= 0; k = lx_json_sibling(doc, so, k)) {
-            if (lx_json_str_eq(doc, k, LX_STR("include_usage")))
-                continue;
-            lx_buf_append_str(out, lx_json_raw(doc, k));
-            lx_buf_append_char(out, ':');
-            lx_buf_append_str(out, lx_json_raw(doc, k + 1));
-            lx_buf_append_char(out, ',');
-        }
+/* The token exchange a Vertex attempt waited for has ended. */
+static void token_ready(struct lx_token_waiter *w, const struct lx_err *err)
+{
+    struct relay *r = (struct relay *)((char *)w - offsetof(struct relay, tw));
+    struct lx_err serr = {0};
+
+    r->waiting_token = false;
+    if (err != NULL) {
+        fail_start(r, err);
+        return;
     }
-    lx_buf_append_cstr(out, "\"include_usage\":true}");
+    if (start_attempt(r, &serr) != LX_OK)
+        fail_start(r, &serr);
 }
 
-/* The provider's URL, headers and body for this request, all in the request arena. */
-static int build_upstream(struct lx_gw_req *g, struct relay *r, const struct lx_config_provider *p,
-                          struct lx_str up_model, struct lx_upstream_req *ur)
+/* Vertex with a service-account key file: the attempt needs an OAuth2 access token (token.c),
+ * and the file's project when the configuration names none. LX_OK (ready), LX_EAGAIN
+ * (waiting: token_ready goes on), or an error in err. */
+static int resolve_credentials(struct relay *r, const struct lx_config_provider *p,
+                               struct lx_err *err)
 {
-    struct lx_arena *a = lx_http_req_arena(g->req);
-    size_t base_len = strlen(p->base_url), nh = 0;
-    size_t path_len = strlen(g->upstream_path);
-    char *url = lx_arena_alloc(a, base_len + path_len + 1);
+    struct lx_arena *a = lx_http_req_arena(r->g->req);
+    struct lx_str key = relay_key(r, p), tok, project;
+    int rc;
 
-    r->up_headers = lx_arena_alloc(a, sizeof(struct lx_header) * (4 + p->n_headers));
-    if (url == NULL || r->up_headers == NULL)
+    r->attempt_key = LX_STR_NULL;
+    r->use_attempt_conf = false;
+    if (p->proto != LX_CONFIG_PROTO_VERTEX || key.len == 0 || key.ptr[0] != '{')
+        return LX_OK;
+    r->tw.cb = token_ready;
+    rc = lx__gw_token_get(r->g->w->tokens, key, (int64_t)(lx_now_wall_ms() / 1000), &r->tw,
+                          &tok, &project, err);
+    if (rc == LX_EAGAIN) {
+        r->waiting_token = true;
+        return rc;
+    }
+    if (rc != LX_OK)
+        return rc;
+    r->attempt_key = lx_arena_dup(a, tok);
+    if (r->attempt_key.ptr == NULL ||
+        lx_arena_on_release(a, wipe_slice, (void *)(uintptr_t)r->attempt_key.ptr) != LX_OK)
         return LX_ENOMEM;
-    memcpy(url, p->base_url, base_len);
-    memcpy(url + base_len, g->upstream_path, path_len + 1);
-    r->up_headers[nh++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
-    r->up_headers[nh++] =
-        (struct lx_header){LX_STR("Accept"), r->want_stream ? LX_STR("text/event-stream")
-                                                            : LX_STR("application/json")};
-    if (r->byok.source != LX_BYOK_NONE || p->n_keys > 0) {
-        /* the client's own key (BYOK) for this one request, else the provider's */
-        struct lx_str key = r->byok.source != LX_BYOK_NONE ? r->byok.key : lx_str_cstr(p->keys[0]);
-        size_t klen = key.len;
-
-        r->auth_value = lx_arena_alloc(a, klen + 8);
-        if (r->auth_value == NULL)
-            return LX_ENOMEM;
-        memcpy(r->auth_value, "Bearer ", 7);
-        memcpy(r->auth_value + 7, key.ptr, klen);
-        r->auth_value[klen + 7] = '\0';
-        if (lx_arena_on_release(a, wipe, r->auth_value) != LX_OK) {
-            explicit_bzero(r->auth_value, klen + 7);
-            return LX_ENOMEM;
-        }
-        r->up_headers[nh++] =
-            (struct lx_header){LX_STR("Authorization"), lx_str_make(r->auth_value, klen + 7)};
-    }
-    for (size_t i = 0; i < p->n_headers; i++)
-        r->up_headers[nh++] = p->headers[i];
-    if (strcmp(p->type, "openrouter") == 0 &&
-        lx_header_find(p->headers, p->n_headers, LX_STR("X-Title")) == NULL) {
-        /* OpenRouter's app attribution (its dashboard shows the app by this name); a
-         * `headers:` entry replaces it, and HTTP-Referer can be added the same way */
-        r->up_headers[nh++] = (struct lx_header){LX_STR("X-Title"), LX_STR("llmux")};
-    }
-    ur->method = LX_STR("POST");
-    ur->url = lx_str_make(url, base_len + path_len);
-    ur->headers = r->up_headers;
-    ur->n_headers = nh;
-    ur->body = lx_http_req_body(g->req);
-    /* a provider's own timeouts win; values it inherited from the file's `upstream:` are left
-     * to the loop's defaults, which the command line may have changed */
-    {
-        const struct lx_config_timeouts *d = &g->cfg->upstream.timeouts, *t = &p->timeouts;
-
-        ur->connect_timeout_ms = t->connect_ms != d->connect_ms ? t->connect_ms : 0;
-        ur->first_byte_timeout_ms = t->first_byte_ms != d->first_byte_ms ? t->first_byte_ms : 0;
-        ur->idle_timeout_ms = t->idle_ms != d->idle_ms ? t->idle_ms : 0;
-        ur->total_timeout_ms = t->total_ms != d->total_ms ? t->total_ms : 0;
-    }
-    {
-        struct lx_json_edit edits[2];
-        struct lx_buf mv = LX_BUF_INIT(up_model.len * 6 + 16), so = LX_BUF_INIT(1u << 16);
-        size_t n = 0;
-        int rc = LX_OK;
-
-        if (!lx_str_eq(up_model, g->model)) {
-            /* "openai/gpt-4o" reaches the provider as "gpt-4o" */
-            lx_buf_append_char(&mv, '"');
-            lx_json_escape(&mv, up_model);
-            lx_buf_append_char(&mv, '"');
-            edits[n++] = (struct lx_json_edit){LX_STR("model"), lx_buf_str(&mv)};
-        }
-        if (r->want_stream && !r->client_wants_usage) {
-            /* every stream reports its tokens; the usage-only chunk is kept from a client that
-             * did not ask for it (on_sse_event) */
-            stream_options_with_usage(&r->doc, &so);
-            edits[n++] = (struct lx_json_edit){LX_STR("stream_options"), lx_buf_str(&so)};
-            r->usage_injected = true;
-        }
-        if (n > 0) {
-            /* only these fields change: every other byte of the client's body is kept
-             * (DESIGN.md fast path) */
-            lx_buf_init(&r->up_body, ur->body.len + mv.len + so.len + 64);
-            rc = mv.err != LX_OK   ? mv.err
-                 : so.err != LX_OK ? so.err
-                                   : lx_json_splice(&r->doc, 0, edits, n, &r->up_body);
-            ur->body = lx_buf_str(&r->up_body);
-        }
-        lx_buf_release(&mv);
-        lx_buf_release(&so);
-        if (rc != LX_OK)
-            return rc;
+    if ((p->project == NULL || p->project[0] == '\0') && project.len > 0) {
+        r->attempt_conf = *p;
+        r->attempt_conf.project = lx_arena_strndup(a, project.ptr, project.len);
+        r->use_attempt_conf = r->attempt_conf.project != NULL;
     }
     return LX_OK;
 }
 
-/* Starts the transfer to candidate r->cand_i. LX_OK, or an error (nothing started). */
-static int start_attempt(struct relay *r)
+/* Starts the transfer to candidate r->cand_i. LX_OK, or an error (nothing started; err says
+ * why when the request cannot be expressed for this provider). */
+static int start_attempt(struct relay *r, struct lx_err *err)
 {
     const struct lx_route_candidate *c = &r->route.cand[r->cand_i];
     struct lx_upstream_req ur = {0};
@@ -604,17 +843,45 @@ static int start_attempt(struct relay *r)
 
     r->g->provider = c->provider->name;
     r->g->attempts++;
+    r->mode = relay_choose_mode(r, c->provider);
     lx_buf_release(&r->up_body);
-    rc = build_upstream(r->g, r, c->provider, c->model, &ur);
+    rc = resolve_credentials(r, c->provider, err);
+    if (rc == LX_EAGAIN) {
+        r->g->attempts--; /* counted when it really starts */
+        return LX_OK;     /* token_ready goes on */
+    }
+    if (rc != LX_OK)
+        return rc;
+    if (r->g->endpoint == LX_EP_COUNT_TOKENS && r->mode == RELAY_TRANSLATE) {
+        const struct lx_provider_ops *ops = lx_provider_for(c->provider->proto);
+
+        if (ops == NULL || !(ops->caps & LX_CAP_COUNT_TOKENS))
+            return count_locally(r, err);
+    }
+    rc = relay_build(r, c, &ur, err);
+    if (rc == LX_OK && r->mode == RELAY_TRANSLATE && r->want_stream) {
+        struct lx_delta_sink sink = {on_delta, r};
+
+        rc = lx_stream_decoder_init(&r->dec, r->pops, &r->call, lx_http_req_arena(r->g->req),
+                                    r->g->w->gw->conf.max_sse_event, &sink);
+        r->dec_live = true;
+        memset(&r->fds, 0, sizeof(r->fds));
+        r->fds.req = r->ir;
+        r->fds.a = lx_http_req_arena(r->g->req);
+        r->fds.created = (int64_t)(lx_now_wall_ms() / 1000);
+        r->fds.usage = (struct lx_usage)LX_USAGE_INIT;
+    }
     if (rc == LX_OK)
         rc = lx_upstream_start(r->g->w->up, &ur, &cbs, &r->up);
     return rc;
 }
 
 /* Whether an answer that reached nobody yet should go to the next candidate instead: the
- * provider could not be reached, or said it is overloaded or broken. A 4xx other than 429 is
- * the client's request and would fail the same everywhere. */
-static bool should_fail_over(const struct relay *r, const struct lx_err *err)
+ * provider could not be reached, or said it is overloaded or broken; through an adapter, what
+ * its map_error says (a bad key may work elsewhere). A 4xx other than 429 is the client's
+ * request and would fail the same everywhere. */
+static bool should_fail_over(const struct relay *r, const struct lx_err *err,
+                             const struct lx_upstream_error *ue)
 {
     int st = r->g->upstream_status;
 
@@ -622,6 +889,8 @@ static bool should_fail_over(const struct relay *r, const struct lx_err *err)
         return false;
     if (err != NULL)
         return err->retryable || err->rc == LX_ETIMEDOUT;
+    if (r->mode == RELAY_TRANSLATE && st >= 300)
+        return ue->retryable;
     return st == 429 || st >= 500;
 }
 
@@ -632,13 +901,21 @@ static void reset_for_retry(struct relay *r)
     lx_sse_release(&r->sse);
     lx_sse_init(&r->sse, r->g->w->gw->conf.max_sse_event);
     lx_sse_set_flags(&r->sse, LX_SSE_COMMENTS);
+    if (r->dec_live)
+        lx_stream_decoder_release(&r->dec);
+    r->dec_live = false;
+    memset(&r->pst, 0, sizeof(r->pst));
+    if (r->scratch)
+        lx_arena_reset(r->scratch);
     r->content_type = r->retry_after = LX_STR_NULL;
+    r->up_resp_headers = NULL;
+    r->n_up_resp_headers = 0;
     r->upstream_sse = r->done_seen = r->upstream_error_seen = r->paused = false;
+    r->usage_injected = false;
     r->g->upstream_status = 0;
 }
 
-/* POST /v1/chat/completions, /v1/completions and /v1/embeddings: the same relay to the
- * provider's path of the same name (embeddings never stream). */
+/* Every relayed route: parse, route, and the first attempt. */
 static void relay_start(struct lx_gw_req *g)
 {
     const struct lx_gateway *gw = g->w->gw;
@@ -646,12 +923,14 @@ static void relay_start(struct lx_gw_req *g)
     struct lx_arena *a = lx_http_req_arena(g->req);
     struct relay *r = lx_arena_zalloc(a, sizeof(*r));
     struct lx_route_req rr;
+    struct lx_err err = {0};
 
     if (r == NULL) {
         lx__gw_fail(g, 503, "out of memory", NULL, "oom");
         return;
     }
     r->g = g;
+    r->fdo = g->fd ? g->fd : lx_frontdoor_for(LX_SRC_OPENAI);
     if (read_request(g, r, lx_http_req_body(g->req)) != 0)
         return;
     if (lx_auth_byok(head->headers, head->n_headers, &r->byok) != LX_AUTH_OK) {
@@ -674,14 +953,16 @@ static void relay_start(struct lx_gw_req *g)
     g->relay = r;
     lx_http_req_on_abort(g->req, on_client_abort);
     lx_http_req_on_drain(g->req, on_client_drain);
-    if (start_attempt(r) != LX_OK) {
+    if (start_attempt(r, &err) != LX_OK) {
         g->relay = NULL;
-        lx_sse_release(&r->sse);
-        lx_buf_release(&r->up_body);
-        lx_buf_release(&r->body);
-        lx_buf_release(&r->out);
-        lx__gw_fail(g, 502, "The upstream request could not be started.", "upstream_error",
-                    "upstream_start");
+        relay_release(r);
+        if (err.http_status >= 400 && err.http_status < 500)
+            lx__gw_fail(g, err.http_status, err.msg, "invalid_request", "bad_request");
+        else if (err.http_status >= 500 && err.msg[0])
+            lx__gw_fail(g, err.http_status, err.msg, "upstream_error", "upstream_start");
+        else
+            lx__gw_fail(g, 502, "The upstream request could not be started.", "upstream_error",
+                        "upstream_start");
     }
 }
 
@@ -689,6 +970,7 @@ void lx__gw_chat_completions(struct lx_gw_req *g)
 {
     g->route = "chat.completions";
     g->upstream_path = "/chat/completions";
+    g->endpoint = LX_EP_CHAT;
     relay_start(g);
 }
 
@@ -696,6 +978,8 @@ void lx__gw_completions(struct lx_gw_req *g)
 {
     g->route = "completions";
     g->upstream_path = "/completions";
+    g->endpoint = LX_EP_CHAT;
+    g->legacy_completion = true;
     relay_start(g);
 }
 
@@ -703,5 +987,103 @@ void lx__gw_embeddings(struct lx_gw_req *g)
 {
     g->route = "embeddings";
     g->upstream_path = "/embeddings";
+    g->endpoint = LX_EP_EMBEDDINGS;
+    relay_start(g);
+}
+
+void lx__gw_messages(struct lx_gw_req *g)
+{
+    g->route = "messages";
+    g->endpoint = LX_EP_CHAT;
+    relay_start(g);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Whether the query has the parameter `want` ("name=value") exactly. */
+static bool query_has(struct lx_str q, struct lx_str want)
+{
+    while (q.len > 0) {
+        long amp = lx_str_find_char(q, '&');
+        struct lx_str pair = lx_str_sub(q, 0, amp < 0 ? q.len : (size_t)amp);
+
+        if (lx_str_eq(pair, want))
+            return true;
+        q = lx_str_sub(q, amp < 0 ? q.len : (size_t)amp + 1, q.len);
+    }
+    return false;
+}
+
+/* POST /v1beta/models/{model}:{method} (and /v1/models/...): the Gemini API. The model is
+ * the path segment, percent-decoded; the method says whether to stream. */
+void lx__gw_gemini(struct lx_gw_req *g)
+{
+    const struct lx_http1_head *h = lx_http_req_head(g->req);
+    struct lx_arena *a = lx_http_req_arena(g->req);
+    struct lx_str path = h->path, seg, method;
+    long colon;
+    char *m;
+    size_t n = 0;
+
+    g->route = "gemini";
+    path = lx_str_starts_with(path, LX_STR("/v1beta/models/"))
+               ? lx_str_sub(path, 15, path.len)
+               : lx_str_sub(path, 11, path.len); /* "/v1/models/" */
+    colon = lx_str_find_char(path, ':');
+    if (colon <= 0) {
+        lx__gw_fail(g, 404, "Unknown endpoint: expected models/{model}:{method}.", "not_found",
+                    "not_found");
+        return;
+    }
+    seg = lx_str_sub(path, 0, (size_t)colon);
+    method = lx_str_sub(path, (size_t)colon + 1, path.len);
+    if (lx_str_eq(method, LX_STR("generateContent"))) {
+        g->endpoint = LX_EP_CHAT;
+    } else if (lx_str_eq(method, LX_STR("streamGenerateContent"))) {
+        if (!query_has(h->query, LX_STR("alt=sse"))) {
+            lx__gw_fail(g, 400,
+                        "llmux streams the Gemini API as server-sent events: add ?alt=sse "
+                        "(the official SDKs do).",
+                        "invalid_argument", "bad_request");
+            return;
+        }
+        g->endpoint = LX_EP_CHAT;
+        g->stream = true;
+    } else if (lx_str_eq(method, LX_STR("countTokens"))) {
+        g->endpoint = LX_EP_COUNT_TOKENS;
+    } else {
+        lx__gw_fail(g, 404, "This Gemini method is not supported.", "not_found", "not_found");
+        return;
+    }
+    m = lx_arena_alloc(a, seg.len + 1);
+    if (m == NULL) {
+        lx__gw_fail(g, 503, "out of memory", NULL, "oom");
+        return;
+    }
+    for (size_t i = 0; i < seg.len; i++) {
+        char c = seg.ptr[i];
+
+        if (c == '%' && i + 2 < seg.len && hexval(seg.ptr[i + 1]) >= 0 &&
+            hexval(seg.ptr[i + 2]) >= 0) {
+            c = (char)(hexval(seg.ptr[i + 1]) * 16 + hexval(seg.ptr[i + 2]));
+            i += 2;
+        }
+        m[n++] = c;
+    }
+    m[n] = '\0';
+    g->url_model = lx_str_make(m, n);
+    relay_start(g);
+}
+
+void lx__gw_count_tokens(struct lx_gw_req *g)
+{
+    g->route = "messages.count_tokens";
+    g->endpoint = LX_EP_COUNT_TOKENS;
     relay_start(g);
 }

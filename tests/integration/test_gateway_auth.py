@@ -5,6 +5,7 @@ route-check / model-options endpoints."""
 import json
 import os
 import tempfile
+import time
 import urllib.parse
 
 from harness import check, eq, http, run, start_llmux, start_mock, stream, test
@@ -135,7 +136,14 @@ def alias_fails_over_before_the_first_byte():
                       headers=authed({"X-Request-Id": "fo-1"}))
     eq(st, 200, out[:300])
     eq(json.loads(json.loads(out)["body"])["model"], "mock:echo")
-    rec = [json.loads(ln) for ln in lx.output().splitlines() if "fo-1" in ln and "access" in ln]
+    rec = []
+    for _ in range(100):  # the access line is written after the answer, in the same loop turn
+        rec = [json.loads(ln) for ln in lx.output().splitlines()
+               if "fo-1" in ln and "access" in ln]
+        if rec:
+            break
+        time.sleep(0.02)
+    check(rec, "no access line for fo-1")
     eq(rec[0]["provider"], "b")
     eq(rec[0]["attempts"], 3)
     # a 400 is the client's request: no other target is tried
