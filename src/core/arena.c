@@ -171,3 +171,13 @@ size_t lx_arena_used(const struct lx_arena *a)
 {
     return a->used;
 }
+
+bool lx_arena_owns(const struct lx_arena *a, const void *p)
+{
+    uintptr_t x = (uintptr_t)p;
+
+    for (const struct block *b = a->head; b != NULL; b = b->next)
+        if (x >= (uintptr_t)b->data && x < (uintptr_t)b->data + b->used)
+            return true;
+    return false;
+}

@@ -6,6 +6,7 @@
 #ifndef LX_ARENA_H
 #define LX_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/str.h"
@@ -24,5 +25,7 @@ char *lx_arena_strndup(struct lx_arena *a, const char *s, size_t n); /* NUL-term
 struct lx_str lx_arena_dup(struct lx_arena *a, struct lx_str s);     /* ptr NULL on failure */
 int lx_arena_on_release(struct lx_arena *a, lx_arena_cleanup_fn *fn, void *arg);
 size_t lx_arena_used(const struct lx_arena *a); /* bytes handed out, for limits and stats */
+/* Whether p points into memory handed out by a (to wipe only what the arena holds). */
+bool lx_arena_owns(const struct lx_arena *a, const void *p);
 
 #endif /* LX_ARENA_H */

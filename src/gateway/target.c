@@ -13,6 +13,7 @@
 #include "gateway/relay_int.h"
 #include "json/splice.h"
 #include "providers/openai_front.h"
+#include "providers/openai_wire.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
 
@@ -35,7 +36,10 @@ struct lx_str relay_key(const struct relay *r, const struct lx_config_provider *
 enum relay_mode relay_choose_mode(const struct relay *r, const struct lx_config_provider *p)
 {
     switch (r->g->src) {
-    case LX_SRC_OPENAI: return p->proto == LX_CONFIG_PROTO_OPENAI ? RELAY_PASS : RELAY_TRANSLATE;
+    case LX_SRC_OPENAI:
+        return p->proto == LX_CONFIG_PROTO_OPENAI || p->proto == LX_CONFIG_PROTO_AZURE
+                   ? RELAY_PASS
+                   : RELAY_TRANSLATE;
     case LX_SRC_ANTHROPIC:
         return p->proto == LX_CONFIG_PROTO_ANTHROPIC ? RELAY_PASS : RELAY_TRANSLATE;
     case LX_SRC_GEMINI: return p->proto == LX_CONFIG_PROTO_GEMINI ? RELAY_PASS : RELAY_TRANSLATE;
@@ -324,6 +328,42 @@ int relay_decode_count_body(struct relay *r, struct lx_err *err)
     return decode_once(r, err);
 }
 
+struct wipe_span {
+    char *p;
+    size_t n;
+};
+
+static void wipe_span(void *arg)
+{
+    struct wipe_span *w = arg;
+
+    explicit_bzero(w->p, w->n);
+}
+
+/* The adapters write credentials into header values in the request arena; they are zeroed
+ * when the arena goes, like every other copy of a key the gateway makes. Values the arena
+ * does not own (the configuration's headers) are left alone. */
+static int wipe_secret_headers(struct lx_arena *a, const struct lx_upstream_req *ur)
+{
+    for (size_t i = 0; i < ur->n_headers; i++) {
+        const struct lx_header *h = &ur->headers[i];
+        struct wipe_span *w;
+
+        if (h->value.len == 0 || !lx_auth_header_is_secret(h->name) ||
+            !lx_arena_owns(a, h->value.ptr))
+            continue;
+        w = lx_arena_alloc(a, sizeof(*w));
+        if (w == NULL)
+            return LX_ENOMEM;
+        *w = (struct wipe_span){(char *)(uintptr_t)h->value.ptr, h->value.len};
+        if (lx_arena_on_release(a, wipe_span, w) != LX_OK) {
+            explicit_bzero(w->p, w->n);
+            return LX_ENOMEM;
+        }
+    }
+    return LX_OK;
+}
+
 int relay_build(struct relay *r, const struct lx_route_candidate *c, struct lx_upstream_req *ur,
                 struct lx_err *err)
 {
@@ -345,6 +385,12 @@ int relay_build(struct relay *r, const struct lx_route_candidate *c, struct lx_u
         switch (p->proto) {
         case LX_CONFIG_PROTO_ANTHROPIC: rc = pass_anthropic(r, p, key, ur); break;
         case LX_CONFIG_PROTO_GEMINI: rc = pass_gemini(r, p, c->model, key, ur); break;
+        case LX_CONFIG_PROTO_AZURE:
+            /* Azure's URL (deployment or v1 style) and api-key header; the body as OpenAI's */
+            rc = lx_azure_target(&r->call, r->g->upstream_path, lx_http_req_arena(r->g->req), ur);
+            if (rc == LX_OK)
+                rc = wipe_secret_headers(lx_http_req_arena(r->g->req), ur);
+            break;
         default: rc = pass_openai(r, p, key, ur); break;
         }
         if (rc == LX_OK)
@@ -368,6 +414,8 @@ int relay_build(struct relay *r, const struct lx_route_candidate *c, struct lx_u
     } else {
         rc = r->pops->build_request(&r->call, r->ir, a, ur, err);
     }
+    if (rc == LX_OK)
+        rc = wipe_secret_headers(a, ur);
     set_timeouts(r, p, ur);
     return rc;
 }

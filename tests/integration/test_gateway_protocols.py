@@ -23,12 +23,14 @@ def yaml(mock_port):
             "  - name: oai\n    type: openai\n    base_url: %s/v1\n    keys: [\"${POOL}\"]\n"
             "  - name: ant\n    type: anthropic\n    base_url: %s/v1\n    keys: [\"${POOL}\"]\n"
             "  - name: gem\n    type: gemini\n    base_url: %s/v1beta\n    keys: [\"${POOL}\"]\n"
+            "  - name: az\n    type: azure\n    base_url: %s\n    api_version: 2024-10-21\n"
+            "    keys: [\"${POOL}\"]\n"
             "models:\n"
             "  - name: claude-alias\n    targets: [\"ant/claude-sonnet-4-5\"]\n"
             "routes:\n"
             "  - match: \"claude-*\"\n    provider: ant\n"
             "  - match: \"gemini-*\"\n    provider: gem\n"
-            "  - match: \"*\"\n    provider: oai\n") % (base, base, base)
+            "  - match: \"*\"\n    provider: oai\n") % (base, base, base, base)
 
 
 def env():
@@ -325,6 +327,27 @@ def gemini_client_bad_key_in_its_shape():
                            headers={"x-goog-api-key": "wrong"})
     eq(status, 401)
     check(json.loads(body)["error"]["status"] in ("UNAUTHENTICATED",), body)
+
+
+# ---- OpenAI client -> Azure (same protocol: passed through) --------------------------------
+
+@test
+def openai_to_azure_passthrough():
+    port = env()
+    raw = fixture("azure/chat_response.json")
+    status, h, body = http(port, "POST", "/v1/chat/completions",
+                           chat("az/mock:fixture=azure/chat_response.json"), headers=AUTH)
+    eq(status, 200, body)
+    eq(body, raw, "Azure's answer passes through byte for byte")
+    status, h, body = http(port, "POST", "/v1/chat/completions", chat("az/mock:echo"),
+                           headers=AUTH)
+    eq(status, 200, body)
+    echo = json.loads(body)
+    check(echo["path"].startswith("/openai/deployments/mock%3Aecho/chat/completions?"
+                                  "api-version=2024-10-21"), echo["path"])
+    hdrs = {k.lower(): v for k, v in echo["headers"]}
+    eq(hdrs.get("api-key"), POOL_KEY)
+    check("authorization" not in hdrs, "Azure takes api-key, not Authorization")
 
 
 # ---- native routes ---------------------------------------------------------------------------

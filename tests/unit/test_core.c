@@ -102,6 +102,25 @@ LX_TEST(arena_alloc_and_cleanup)
     return 0;
 }
 
+LX_TEST(arena_owns)
+{
+    struct lx_arena *a = lx_arena_new(64, 0);
+    char *small, *big;
+    static char outside[8];
+
+    LX_ASSERT(a != NULL);
+    small = lx_arena_alloc(a, 16);
+    big = lx_arena_alloc(a, 10000); /* a block of its own */
+    LX_ASSERT(small && big);
+    LX_ASSERT(lx_arena_owns(a, small));
+    LX_ASSERT(lx_arena_owns(a, small + 15));
+    LX_ASSERT(lx_arena_owns(a, big + 9999));
+    LX_ASSERT(!lx_arena_owns(a, outside));
+    LX_ASSERT(!lx_arena_owns(a, big + 10000 + 64)); /* past what was handed out */
+    lx_arena_free(a);
+    return 0;
+}
+
 LX_TEST(arena_oom)
 {
     for (long n = 0;; n++) {
