@@ -512,7 +512,8 @@ void lx_json_release(struct lx_json *doc)
 
 int lx_json_parse(struct lx_json *doc, const char *src, size_t len)
 {
-    const unsigned char *base = (const unsigned char *)src, *p = base, *end = base + len;
+    const unsigned char *base = (const unsigned char *)(src ? src : ""), *p = base,
+                        *end = base + len; /* NULL + 0 is undefined: an empty slice may be NULL */
     struct parser ps = {.doc = doc, .base = base, .end = end, .err_off = 0};
     uint32_t cur = NO_PARENT, depth = 0;
     const bool check_keys = !(doc->opts.flags & LX_JSON_ALLOW_DUPKEYS);

@@ -170,6 +170,17 @@ LX_TEST(json_errors_and_offsets)
     return 0;
 }
 
+LX_TEST(json_null_empty_input)
+{
+    struct lx_json doc;
+
+    /* an empty slice is often {NULL, 0}: a parse error, not undefined behaviour (UBSan) */
+    lx_json_init(&doc, NULL);
+    LX_ASSERT(lx_json_parse(&doc, NULL, 0) != LX_OK);
+    lx_json_release(&doc);
+    return 0;
+}
+
 LX_TEST(json_prefixes_never_overread)
 {
     /* every proper prefix of these documents is incomplete; ASan watches the exact buffers */
