@@ -271,6 +271,55 @@ def anthropic_client_errors_in_its_shape():
     eq(json.loads(body)["error"]["type"], "authentication_error")
 
 
+CLAUDE_CODE_BODY = {
+    "max_tokens": 32000, "stream": True,
+    "system": [{"type": "text", "text": "You are Claude Code.",
+                "cache_control": {"type": "ephemeral"}},
+               {"type": "text", "text": "x" * 200000}],  # a long context
+    "messages": [{"role": "user", "content": [{"type": "text", "text": "list files",
+                                                "cache_control": {"type": "ephemeral"}}]}],
+    "tools": [{"name": "Bash", "description": "run a command",
+               "input_schema": {"type": "object", "properties": {"command": {"type": "string"}},
+                                "required": ["command"]},
+               "cache_control": {"type": "ephemeral"}}],
+    "thinking": {"type": "enabled", "budget_tokens": 4096},
+    "metadata": {"user_id": "user_abc"},
+}
+CC_HEADERS = dict(ANT_AUTH, **{"anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14"})
+
+
+@test
+def claude_code_style_to_anthropic_keeps_beta_and_body():
+    body = dict(CLAUDE_CODE_BODY, model="claude-mock:echo", stream=False)
+    status, h, out = http(env(), "POST", "/v1/messages?beta=true", body, headers=CC_HEADERS)
+    eq(status, 200, out[:300])
+    echo = json.loads(out)
+    hdrs = {k.lower(): v for k, v in echo["headers"]}
+    eq(hdrs.get("anthropic-beta"), CC_HEADERS["anthropic-beta"])
+    eq(hdrs.get("x-api-key"), POOL_KEY)
+    sent = json.loads(echo["body"])
+    eq(sent["system"], CLAUDE_CODE_BODY["system"], "pass-through keeps the body")
+    eq(sent["tools"], CLAUDE_CODE_BODY["tools"])
+
+
+@test
+def claude_code_style_to_openai_provider_streams_tools():
+    body = dict(CLAUDE_CODE_BODY, model="oai/mock:fixture=openai/chat_stream_tools.sse")
+    status, h, raw, evs = read_stream(env(), "/v1/messages?beta=true", body, CC_HEADERS)
+    eq(status, 200)
+    docs = [json.loads(e) for e in evs]
+    eq(docs[0]["type"], "message_start")
+    eq(docs[-1]["type"], "message_stop")
+    tool_starts = [d for d in docs if d["type"] == "content_block_start"
+                   and d["content_block"]["type"] == "tool_use"]
+    check(tool_starts, [d["type"] for d in docs])
+    args = "".join(d["delta"]["partial_json"] for d in docs
+                   if d["type"] == "content_block_delta"
+                   and d["delta"]["type"] == "input_json_delta"
+                   and d["index"] == tool_starts[0]["index"])
+    json.loads(args)
+
+
 @test
 def count_tokens_pass_and_estimate():
     port = env()
