@@ -138,6 +138,36 @@ static int pass_body(struct relay *r, struct lx_str up_model, bool model_in_body
     return rc;
 }
 
+/* The key in the provider's header (prefix + key, wiped with the arena), the provider's own
+ * headers after ours, and the method: the tail every PASS target shares. r->up_headers has
+ * room for nh + 1 + p->n_headers entries. */
+static int finish_target(struct relay *r, const struct lx_config_provider *p, size_t nh,
+                         struct lx_str key_header, const char *prefix, struct lx_str key,
+                         struct lx_upstream_req *ur)
+{
+    if (key.len > 0) {
+        struct lx_str v = secret_value(lx_http_req_arena(r->g->req), prefix, key, &r->auth_value);
+
+        if (v.ptr == NULL)
+            return LX_ENOMEM;
+        r->up_headers[nh++] = (struct lx_header){key_header, v};
+    }
+    for (size_t i = 0; i < p->n_headers; i++)
+        r->up_headers[nh++] = p->headers[i];
+    ur->method = LX_STR("POST");
+    ur->headers = r->up_headers;
+    ur->n_headers = nh;
+    return LX_OK;
+}
+
+/* The URL built in b, into the arena; b released. */
+static int take_url(struct lx_arena *a, struct lx_buf *b, struct lx_upstream_req *ur)
+{
+    ur->url = b->err == LX_OK ? lx_arena_dup(a, lx_buf_str(b)) : LX_STR_NULL;
+    lx_buf_release(b);
+    return ur->url.ptr != NULL ? LX_OK : LX_ENOMEM;
+}
+
 /* PASS to an OpenAI-compatible provider: {base_url}{path}, Bearer key, the provider's headers. */
 static int pass_openai(struct relay *r, const struct lx_config_provider *p, struct lx_str key,
                        struct lx_upstream_req *ur)
@@ -197,28 +227,14 @@ static int pass_anthropic(struct relay *r, const struct lx_config_provider *p, s
         return LX_ENOMEM;
     lx_buf_append_cstr(&url, p->base_url);
     lx_buf_append_cstr(&url, path);
-    ur->url = url.err == LX_OK ? lx_arena_dup(a, lx_buf_str(&url)) : LX_STR_NULL;
-    lx_buf_release(&url);
-    if (ur->url.ptr == NULL)
+    if (take_url(a, &url, ur) != LX_OK)
         return LX_ENOMEM;
     r->up_headers[nh++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
     r->up_headers[nh++] = (struct lx_header){
         LX_STR("anthropic-version"), ver.len > 0 && ver.len < 64 ? ver : LX_STR(ANTHROPIC_VERSION)};
     if (beta.len > 0 && beta.len < 1024)
         r->up_headers[nh++] = (struct lx_header){LX_STR("anthropic-beta"), beta};
-    if (key.len > 0) {
-        struct lx_str v = secret_value(a, "", key, &r->auth_value);
-
-        if (v.ptr == NULL)
-            return LX_ENOMEM;
-        r->up_headers[nh++] = (struct lx_header){LX_STR("x-api-key"), v};
-    }
-    for (size_t i = 0; i < p->n_headers; i++)
-        r->up_headers[nh++] = p->headers[i];
-    ur->method = LX_STR("POST");
-    ur->headers = r->up_headers;
-    ur->n_headers = nh;
-    return LX_OK;
+    return finish_target(r, p, nh, LX_STR("x-api-key"), "", key, ur);
 }
 
 /* A path segment percent-encoded (RFC 3986 unreserved kept). */
@@ -259,24 +275,10 @@ static int pass_gemini(struct relay *r, const struct lx_config_provider *p, stru
     lx_buf_append_cstr(&url, g->endpoint == LX_EP_COUNT_TOKENS ? ":countTokens"
                              : r->want_stream                   ? ":streamGenerateContent?alt=sse"
                                                                 : ":generateContent");
-    ur->url = url.err == LX_OK ? lx_arena_dup(a, lx_buf_str(&url)) : LX_STR_NULL;
-    lx_buf_release(&url);
-    if (ur->url.ptr == NULL)
+    if (take_url(a, &url, ur) != LX_OK)
         return LX_ENOMEM;
     r->up_headers[nh++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
-    if (key.len > 0) {
-        struct lx_str v = secret_value(a, "", key, &r->auth_value);
-
-        if (v.ptr == NULL)
-            return LX_ENOMEM;
-        r->up_headers[nh++] = (struct lx_header){LX_STR("x-goog-api-key"), v};
-    }
-    for (size_t i = 0; i < p->n_headers; i++)
-        r->up_headers[nh++] = p->headers[i];
-    ur->method = LX_STR("POST");
-    ur->headers = r->up_headers;
-    ur->n_headers = nh;
-    return LX_OK;
+    return finish_target(r, p, nh, LX_STR("x-goog-api-key"), "", key, ur);
 }
 
 /* The IR of the client's request, decoded once (the first translated attempt). */
@@ -323,7 +325,7 @@ static int decode_once(struct relay *r, struct lx_err *err)
     return LX_OK;
 }
 
-int relay_decode_count_body(struct relay *r, struct lx_err *err)
+int relay_decode(struct relay *r, struct lx_err *err)
 {
     return decode_once(r, err);
 }
