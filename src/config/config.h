@@ -22,6 +22,9 @@
 
 #define LX_CONFIG_MAX_FILE (4u << 20) /* larger files are refused */
 #define LX_CONFIG_MAX_MSGS 100        /* messages kept per load; the rest are counted */
+#define LX_CONFIG_IMAGE_FETCH_MAX_BYTES 20971520u /* image_fetch defaults */
+#define LX_CONFIG_IMAGE_FETCH_TIMEOUT_MS 10000u
+#define LX_CONFIG_IMAGE_FETCH_MAX_IMAGES 16u
 
 enum lx_config_auth {
     LX_CONFIG_AUTH_MASTER_KEY = 0, /* clients send master_key (Bearer or x-api-key) */
@@ -64,16 +67,39 @@ struct lx_config_provider {
     unsigned line;             /* where it was defined (0: from the environment) */
 };
 
+/* How an alias orders its targets for each request (router/strategy.h). */
+enum lx_config_strategy {
+    LX_CONFIG_STRATEGY_PRIORITY = 0, /* as written; the next on failure (default) */
+    LX_CONFIG_STRATEGY_WEIGHTED,     /* first drawn at random by weight, the rest by weight */
+    LX_CONFIG_STRATEGY_LATENCY,      /* lowest moving average of time to first token first */
+    LX_CONFIG_STRATEGY_COST,         /* lowest price for the request's token counts first */
+    LX_CONFIG_STRATEGY_LEAST_BUSY,   /* fewest requests in flight first */
+};
+#define LX_CONFIG_N_STRATEGIES 5
+#define LX_CONFIG_WEIGHT_MAX 1000000u
+#define LX_CONFIG_PRICE_MAX 1000000.0    /* dollars per million tokens */
+#define LX_CONFIG_CONTEXT_MAX 100000000u /* tokens */
+
+/* "priority", "weighted", "latency", "cost", "least-busy"; NULL when out of range. */
+const char *lx_config_strategy_name(enum lx_config_strategy s);
+
 struct lx_config_target {
-    const char *provider;  /* name of a configured provider */
-    const char *model;     /* the upstream model name (may itself contain '/') */
-    size_t provider_index; /* into cfg->providers */
+    const char *provider;       /* name of a configured provider */
+    const char *model;          /* the upstream model name (may itself contain '/') */
+    size_t provider_index;      /* into cfg->providers */
+    unsigned weight;            /* strategy weighted: 0..LX_CONFIG_WEIGHT_MAX; default 1; 0 = only
+                                 * as a fallback */
+    bool has_price;             /* price_in/price_out were given (the target's `price:`, else the
+                                 * top-level `prices:` entry for "provider/model") */
+    double price_in, price_out; /* dollars per million input / output tokens */
+    uint64_t context_window;    /* tokens the model accepts (prompt + output); 0 = unknown */
 };
 
-struct lx_config_model { /* an alias: targets are tried in order */
+struct lx_config_model { /* an alias: targets are tried in the order its strategy gives */
     const char *name;
     struct lx_config_target *targets;
     size_t n_targets;
+    enum lx_config_strategy strategy;
 };
 
 struct lx_config_route { /* a bare model name matching `match` goes to `provider` */
@@ -109,6 +135,21 @@ struct lx_config {
         const char **origins; /* "*" or "https://host[:port]"; none: CORS off */
         size_t n_origins;
     } cors;
+
+    /* Image URLs fetched by the gateway and inlined as base64 for providers that cannot fetch
+     * them (gateway/fetch.h). Off by default: a client's URL is a server-side request forgery
+     * risk. A value of 0 in max_bytes, timeout_ms or max_images means the default below
+     * (snapshots not made by the file loader leave them 0). */
+    struct {
+        bool enabled;
+        const char **allow_hosts; /* lower case: "host", "*.suffix" (any subdomain), "*" (any:
+                                   * only with allow_private false); IPv6 without brackets */
+        size_t n_allow_hosts;
+        bool allow_private;       /* fetch from loopback, private, link-local, CGNAT ... */
+        uint64_t max_bytes;       /* per image; default LX_CONFIG_IMAGE_FETCH_MAX_BYTES */
+        unsigned timeout_ms;      /* per image, whole exchange */
+        unsigned max_images;      /* distinct URLs fetched per request */
+    } image_fetch;
 
     struct lx_config_provider *providers;
     size_t n_providers;

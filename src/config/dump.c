@@ -24,6 +24,43 @@ static void q_or_null(struct lx_buf *b, const char *s)
         q(b, s);
 }
 
+static void target_name(struct lx_buf *b, const struct lx_config_target *t)
+{
+    lx_buf_append_char(b, '"');
+    lx_json_escape(b, lx_str_cstr(t->provider));
+    lx_buf_append_char(b, '/');
+    lx_json_escape(b, lx_str_cstr(t->model));
+    lx_buf_append_char(b, '"');
+}
+
+/* Targets with nothing but their name (weight 1, no price, no window) are written as a list of
+ * strings, as before strategies existed. */
+static bool plain_targets(const struct lx_config_model *m)
+{
+    for (size_t t = 0; t < m->n_targets; t++)
+        if (m->targets[t].weight != 1 || m->targets[t].has_price ||
+            m->targets[t].context_window != 0)
+            return false;
+    return true;
+}
+
+/* A price as the loader reads it back: digits, a point, at most 6 decimals, no exponent. */
+static void price(struct lx_buf *b, double v)
+{
+    unsigned long long micro = (unsigned long long)(v * 1e6 + 0.5);
+    unsigned long long frac = micro % 1000000;
+    int digits = 6;
+
+    lx_buf_appendf(b, "%llu", micro / 1000000);
+    if (frac == 0)
+        return;
+    while (frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    lx_buf_appendf(b, ".%0*llu", digits, frac);
+}
+
 static void timeouts(struct lx_buf *b, const char *indent, const struct lx_config_timeouts *t)
 {
     lx_buf_appendf(b, "%sconnect_timeout_ms: %u\n", indent, t->connect_ms);
@@ -64,7 +101,26 @@ int lx_config_dump(const struct lx_config *cfg, struct lx_buf *b)
         lx_buf_append_cstr(b, i ? ", " : "");
         q(b, cfg->cors.origins[i]);
     }
-    lx_buf_append_cstr(b, "]\nproviders:");
+    lx_buf_append_cstr(b, "]\nimage_fetch:\n");
+    lx_buf_appendf(b, "  enabled: %s\n", cfg->image_fetch.enabled ? "true" : "false");
+    lx_buf_append_cstr(b, "  allow_hosts: [");
+    for (size_t i = 0; i < cfg->image_fetch.n_allow_hosts; i++) {
+        lx_buf_append_cstr(b, i ? ", " : "");
+        q(b, cfg->image_fetch.allow_hosts[i]);
+    }
+    lx_buf_appendf(b, "]\n  allow_private: %s\n",
+                   cfg->image_fetch.allow_private ? "true" : "false");
+    lx_buf_appendf(b, "  max_bytes: %llu\n",
+                   (unsigned long long)(cfg->image_fetch.max_bytes
+                                            ? cfg->image_fetch.max_bytes
+                                            : LX_CONFIG_IMAGE_FETCH_MAX_BYTES));
+    lx_buf_appendf(b, "  timeout_ms: %u\n",
+                   cfg->image_fetch.timeout_ms ? cfg->image_fetch.timeout_ms
+                                               : LX_CONFIG_IMAGE_FETCH_TIMEOUT_MS);
+    lx_buf_appendf(b, "  max_images: %u\n",
+                   cfg->image_fetch.max_images ? cfg->image_fetch.max_images
+                                               : LX_CONFIG_IMAGE_FETCH_MAX_IMAGES);
+    lx_buf_append_cstr(b, "providers:");
     lx_buf_append_cstr(b, cfg->n_providers ? "\n" : " []\n");
     for (size_t i = 0; i < cfg->n_providers; i++) {
         const struct lx_config_provider *p = &cfg->providers[i];
@@ -111,15 +167,33 @@ int lx_config_dump(const struct lx_config *cfg, struct lx_buf *b)
         const struct lx_config_model *m = &cfg->models[i];
         lx_buf_append_cstr(b, "  - name: ");
         q(b, m->name);
-        lx_buf_append_cstr(b, "\n    targets: [");
-        for (size_t t = 0; t < m->n_targets; t++) {
-            lx_buf_append_cstr(b, t ? ", \"" : "\"");
-            lx_json_escape(b, lx_str_cstr(m->targets[t].provider));
-            lx_buf_append_char(b, '/');
-            lx_json_escape(b, lx_str_cstr(m->targets[t].model));
-            lx_buf_append_char(b, '"');
+        lx_buf_appendf(b, "\n    strategy: %s", lx_config_strategy_name(m->strategy));
+        if (plain_targets(m)) {
+            lx_buf_append_cstr(b, "\n    targets: [");
+            for (size_t t = 0; t < m->n_targets; t++) {
+                lx_buf_append_cstr(b, t ? ", " : "");
+                target_name(b, &m->targets[t]);
+            }
+            lx_buf_append_cstr(b, "]\n");
+            continue;
         }
-        lx_buf_append_cstr(b, "]\n");
+        lx_buf_append_cstr(b, "\n    targets:\n");
+        for (size_t t = 0; t < m->n_targets; t++) {
+            const struct lx_config_target *tg = &m->targets[t];
+            lx_buf_append_cstr(b, "      - {target: ");
+            target_name(b, tg);
+            lx_buf_appendf(b, ", weight: %u", tg->weight);
+            if (tg->has_price) {
+                lx_buf_append_cstr(b, ", price: {input: ");
+                price(b, tg->price_in);
+                lx_buf_append_cstr(b, ", output: ");
+                price(b, tg->price_out);
+                lx_buf_append_char(b, '}');
+            }
+            if (tg->context_window)
+                lx_buf_appendf(b, ", context_window: %llu", (unsigned long long)tg->context_window);
+            lx_buf_append_cstr(b, "}\n");
+        }
     }
     lx_buf_append_cstr(b, "routes:");
     lx_buf_append_cstr(b, cfg->n_routes ? "\n" : " []\n");

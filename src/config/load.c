@@ -6,6 +6,7 @@
  * scratch buffers are freed before returning; the snapshot owns copies. Loading thread only. */
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -507,7 +508,7 @@ static bool valid_header_name(struct lx_str s)
 
 static const char *const top_keys[] = {
     "listen", "workers", "master_key", "auth", "log_level", "server", "upstream",
-    "cors",   "providers", "models", "routes", NULL};
+    "cors",   "providers", "models", "routes", "image_fetch", "prices", NULL};
 static const char *const server_keys[] = {
     "max_body", "header_timeout_ms", "body_timeout_ms", "keepalive_timeout_ms",
     "send_timeout_ms", "drain_timeout_ms", "answer_half_closed", NULL};
@@ -519,9 +520,18 @@ static const char *const timeout_keys[] = {"connect_timeout_ms", "first_byte_tim
 static const char *const provider_keys[] = {
     "name",    "type",    "base_url",    "keys",   "headers", "timeouts",
     "enabled", "region",  "api_version", "project", NULL};
-static const char *const model_keys[] = {"name", "targets", NULL};
+static const char *const model_keys[] = {"name", "targets", "strategy", NULL};
+static const char *const target_keys[] = {"target", "weight", "price", "context_window", NULL};
+static const char *const price_keys[] = {"input", "output", "context_window", NULL};
+static const char *const strategy_names[] = {[LX_CONFIG_STRATEGY_PRIORITY] = "priority",
+                                             [LX_CONFIG_STRATEGY_WEIGHTED] = "weighted",
+                                             [LX_CONFIG_STRATEGY_LATENCY] = "latency",
+                                             [LX_CONFIG_STRATEGY_COST] = "cost",
+                                             [LX_CONFIG_STRATEGY_LEAST_BUSY] = "least-busy"};
 static const char *const route_keys[] = {"match", "provider", NULL};
 static const char *const cors_keys[] = {"origins", NULL};
+static const char *const image_fetch_keys[] = {"enabled",   "allow_hosts", "allow_private",
+                                               "max_bytes", "timeout_ms",  "max_images", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
 
 static struct fy_node *section(struct ld *ld, struct fy_node *root, const char *name,
@@ -649,6 +659,136 @@ static void load_cors(struct ld *ld, struct fy_node *root)
         ld->cfg->cors.origins[ld->cfg->cors.n_origins++] = v.ptr;
         n++;
     }
+}
+
+/* One image_fetch.allow_hosts entry, lower-cased in place (our arena copy): "*", "*.suffix",
+ * a host name, an IPv4 address, or an IPv6 address with or without brackets (stored
+ * without). NULL, or what is wrong. */
+static const char *image_host_pattern(char *s, size_t *len)
+{
+    size_t n = *len, i = 0;
+    bool label_start = true;
+
+    for (size_t j = 0; j < n; j++)
+        if (s[j] >= 'A' && s[j] <= 'Z')
+            s[j] = (char)(s[j] - 'A' + 'a');
+    if (n == 1 && s[0] == '*')
+        return NULL;
+    if (memchr(s, ':', n) != NULL) {
+        unsigned char addr[16];
+        if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+            memmove(s, s + 1, n - 2);
+            n -= 2;
+            s[n] = '\0';
+        }
+        if (inet_pton(AF_INET6, s, addr) != 1)
+            return "not an IPv6 address";
+        *len = n;
+        return NULL;
+    }
+    if (n >= 2 && s[0] == '*' && s[1] == '.')
+        i = 2;
+    if (n > 1 && s[n - 1] == '.')
+        s[--n] = '\0'; /* "example.com." is example.com */
+    if (i >= n)
+        return "expected a host name, \"*.suffix\" or \"*\"";
+    for (; i < n; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (label_start)
+                return "has an empty label";
+            label_start = true;
+            continue;
+        }
+        if (c == '*')
+            return "a '*' is allowed only as the whole entry or as a leading \"*.\"";
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return "has characters no host name can have";
+        label_start = false;
+    }
+    if (label_start)
+        return "has an empty label";
+    *len = n;
+    return NULL;
+}
+
+static void load_image_fetch(struct ld *ld, struct fy_node *root)
+{
+    struct lx_config *cfg = ld->cfg;
+    struct fy_node *m = section(ld, root, "image_fetch", image_fetch_keys);
+    struct fy_node *item;
+    struct field en, hosts;
+    struct loc star_at = nowhere;
+    void *it = NULL;
+    uint64_t v;
+    size_t idx = 0;
+    bool star = false;
+
+    cfg->image_fetch.max_bytes = LX_CONFIG_IMAGE_FETCH_MAX_BYTES;
+    cfg->image_fetch.timeout_ms = LX_CONFIG_IMAGE_FETCH_TIMEOUT_MS;
+    cfg->image_fetch.max_images = LX_CONFIG_IMAGE_FETCH_MAX_IMAGES;
+    if (m == NULL)
+        return;
+    get_bool(ld, m, "enabled", "image_fetch", &cfg->image_fetch.enabled);
+    get_bool(ld, m, "allow_private", "image_fetch", &cfg->image_fetch.allow_private);
+    if (get_uint(ld, m, "max_bytes", "image_fetch", 1, (uint64_t)1 << 30, true, &v) == V_OK)
+        cfg->image_fetch.max_bytes = v;
+    if (get_uint(ld, m, "timeout_ms", "image_fetch", 1, 600000, false, &v) == V_OK)
+        cfg->image_fetch.timeout_ms = (unsigned)v;
+    if (get_uint(ld, m, "max_images", "image_fetch", 1, 256, false, &v) == V_OK)
+        cfg->image_fetch.max_images = (unsigned)v;
+    field_get(m, "enabled", nowhere, &en);
+    field_get(m, "allow_hosts", en.key_at, &hosts);
+    if (hosts.val != NULL && fy_node_get_type(hosts.val) == FYNT_SCALAR) {
+        ERR(ld, hosts.at, "image_fetch.allow_hosts: expected a list of host names, got a "
+                          "scalar (write [\"%s\"])",
+            shown(hosts.val, ld->raw, sizeof(ld->raw)));
+    } else if (hosts.val != NULL && expect_kind(ld, &hosts, FYNT_SEQUENCE, "image_fetch")) {
+        cfg->image_fetch.allow_hosts =
+            lalloc(ld, (size_t)fy_node_sequence_item_count(hosts.val), sizeof(char *));
+        if (cfg->image_fetch.allow_hosts == NULL)
+            return;
+        while ((item = fy_node_sequence_iterate(hosts.val, &it)) != NULL) {
+            struct loc at = node_loc(item, hosts.at);
+            struct lx_str hv, missing;
+            const char *why;
+            char what[64];
+            size_t len;
+
+            snprintf(what, sizeof(what), "image_fetch.allow_hosts[%zu]", idx++);
+            if (scalar_value(ld, is_null(item) ? NULL : item, at, what, F_REQUIRED, &hv,
+                             &missing) != V_OK)
+                continue;
+            len = hv.len;
+            why = image_host_pattern((char *)hv.ptr, &len); /* our own arena copy */
+            if (why != NULL) {
+                ERR(ld, at, "%s: \"%s\" %s", what, ld->raw, why);
+                continue;
+            }
+            if (len == 1 && hv.ptr[0] == '*' && !star) {
+                star = true;
+                star_at = at;
+            }
+            cfg->image_fetch.allow_hosts[cfg->image_fetch.n_allow_hosts++] = hv.ptr;
+        }
+    }
+    if (star && cfg->image_fetch.allow_private)
+        ERR(ld, star_at, "image_fetch.allow_hosts: \"*\" is not allowed with allow_private: "
+                         "true (any client could make the gateway fetch from internal "
+                         "addresses); list the hosts");
+    if (cfg->image_fetch.enabled && cfg->image_fetch.n_allow_hosts == 0 && hosts.val == NULL &&
+        idx == 0)
+        ERR(ld, hosts.present ? hosts.at : en.at,
+            "image_fetch.allow_hosts is required when image_fetch is enabled (the hosts images "
+            "may be fetched from, e.g. [\"upload.wikimedia.org\", \"*.example-cdn.com\"])");
+    else if (cfg->image_fetch.enabled && hosts.val != NULL && idx == 0)
+        ERR(ld, hosts.at, "image_fetch.allow_hosts must not be empty when image_fetch is "
+                          "enabled");
+    if (cfg->image_fetch.enabled && cfg->image_fetch.allow_private &&
+        !lx_config_is_loopback(cfg->listen_host))
+        WARN(ld, m == NULL ? nowhere : node_loc(m, nowhere),
+             "image_fetch.allow_private is true: clients can make the gateway fetch from "
+             "loopback and private addresses of the allowed hosts");
 }
 
 static void load_keys(struct ld *ld, struct fy_node *pm, struct lx_config_provider *p)
@@ -1034,10 +1174,220 @@ static struct lx_config_provider *resolve_provider(struct ld *ld, struct lx_str 
     return p;
 }
 
-static void load_targets(struct ld *ld, struct field *f, struct lx_config_model *m,
-                         const char *where)
+const char *lx_config_strategy_name(enum lx_config_strategy st)
+{
+    return (unsigned)st < LX_ARRAY_SIZE(strategy_names) ? strategy_names[st] : NULL;
+}
+
+/* A price: "2.5", "10", "0.075" (no sign, no exponent: dollars per million tokens). Parsed
+ * here rather than with strtod, which follows the locale's decimal point. */
+static bool parse_price(const char *s, double *out)
+{
+    double v = 0, scale = 1;
+    size_t digits = 0;
+    bool frac = false;
+
+    for (; *s != '\0'; s++) {
+        if (*s == '.' && !frac) {
+            frac = true;
+            continue;
+        }
+        if (*s < '0' || *s > '9' || digits > 15)
+            return false;
+        digits++;
+        if (frac) {
+            scale /= 10;
+            v += (*s - '0') * scale;
+        } else {
+            v = v * 10 + (*s - '0');
+        }
+    }
+    if (digits == 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* One price number of a `price:` mapping. V_OK, V_ABSENT or V_ERR (reported). */
+static int get_price(struct ld *ld, struct fy_node *map, const char *key, const char *where,
+                     double *out)
+{
+    const char *s = NULL;
+    struct loc at;
+    double v;
+    int rc = get_str(ld, map, key, where, 0, nowhere, &s, &at);
+
+    if (rc != V_OK)
+        return rc;
+    if (!parse_price(s, &v) || v > LX_CONFIG_PRICE_MAX) {
+        ERR(ld, at,
+            "%s.%s: expected dollars per million tokens, a number from 0 to %.0f "
+            "(such as 2.5), got \"%s\"",
+            where, key, LX_CONFIG_PRICE_MAX, ld->raw);
+        return V_ERR;
+    }
+    *out = v;
+    return V_OK;
+}
+
+/* A `price:` mapping ({input, output[, context_window]}) into *t. `where` names it. */
+static void load_price(struct ld *ld, struct field *f, const char *where, bool allow_window,
+                       struct lx_config_target *t)
+{
+    double in = 0, out = 0;
+    int rin, rout;
+    uint64_t v;
+
+    if (f->val == NULL || fy_node_get_type(f->val) != FYNT_MAPPING) {
+        ERR(ld, f->at,
+            "%s: expected a mapping like {input: 2.5, output: 10} (dollars per "
+            "million tokens), got %s",
+            where, kind_name(f->val));
+        return;
+    }
+    check_keys(ld, f->val, price_keys, where);
+    if (!allow_window) {
+        struct field w;
+        if (field_get(f->val, "context_window", f->at, &w))
+            ERR(ld, w.key_at, "%s: context_window belongs to the target, not its price", where);
+    }
+    rin = get_price(ld, f->val, "input", where, &in);
+    rout = get_price(ld, f->val, "output", where, &out);
+    if (rin == V_ABSENT || rout == V_ABSENT)
+        ERR(ld, f->at, "%s: both input and output are required (dollars per million tokens)",
+            where);
+    if (rin == V_OK && rout == V_OK) {
+        t->has_price = true;
+        t->price_in = in;
+        t->price_out = out;
+    }
+    if (allow_window &&
+        get_uint(ld, f->val, "context_window", where, 1, LX_CONFIG_CONTEXT_MAX, false, &v) == V_OK)
+        t->context_window = v;
+}
+
+/* The top-level `prices:` table: "provider/model" -> {input, output[, context_window]}, for
+ * every alias target of that provider and model that does not give its own. */
+struct price_entry {
+    const char *name; /* "provider/model" as written */
+    struct lx_config_target v;
+    bool used;
+    struct loc at;
+};
+
+static struct price_entry *load_prices(struct ld *ld, struct fy_node *root, size_t *n_out)
+{
+    struct field f;
+    struct fy_node_pair *p;
+    struct price_entry *tab;
+    void *it = NULL;
+    size_t n = 0;
+
+    *n_out = 0;
+    if (!field_get(root, "prices", nowhere, &f) || f.val == NULL ||
+        !expect_kind(ld, &f, FYNT_MAPPING, ""))
+        return NULL;
+    tab = lalloc(ld, (size_t)fy_node_mapping_item_count(f.val), sizeof(*tab));
+    if (tab == NULL)
+        return NULL;
+    while ((p = fy_node_mapping_iterate(f.val, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(p);
+        struct field vf;
+        struct lx_str name, missing;
+        struct loc at = node_loc(k, f.at);
+        const char *slash;
+        char what[160];
+
+        if (scalar_value(ld, k, at, "prices: a key", F_REQUIRED, &name, &missing) != V_OK)
+            continue;
+        slash = strchr(name.ptr, '/');
+        if (slash == NULL || slash == name.ptr || slash[1] == '\0') {
+            ERR(ld, at, "prices: expected \"provider/model\" as the key, got \"%s\"", ld->raw);
+            continue;
+        }
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(tab[j].name, name.ptr) == 0)
+                ERR(ld, at, "prices: \"%s\" is listed twice (first at line %u)", ld->raw,
+                    tab[j].at.line);
+        snprintf(what, sizeof(what), "prices[\"%s\"]", name.ptr);
+        vf = (struct field){.name = name.ptr,
+                            .val = is_null(fy_node_pair_value(p)) ? NULL : fy_node_pair_value(p),
+                            .key_at = at,
+                            .present = true};
+        vf.at = node_loc(vf.val, at);
+        tab[n] = (struct price_entry){.name = name.ptr, .at = at};
+        load_price(ld, &vf, what, true, &tab[n].v);
+        n++;
+    }
+    *n_out = n;
+    return tab;
+}
+
+/* Resolves "provider/model" (our arena copy in v, split in place) into a new target of m.
+ * NULL when it is wrong (reported). */
+static struct lx_config_target *add_target(struct ld *ld, struct lx_config_model *m,
+                                           struct lx_str v, struct loc at, const char *what)
 {
     struct lx_config *cfg = ld->cfg;
+    const struct lx_config_provider *p;
+    struct lx_config_target *t;
+    const char *slash = strchr(v.ptr, '/');
+    bool fresh;
+
+    if (slash == NULL || slash == v.ptr || slash[1] == '\0') {
+        ERR(ld, at, "%s: expected \"provider/model\", got \"%s\"", what, ld->raw);
+        return NULL;
+    }
+    p = resolve_provider(ld, lx_str_make(v.ptr, (size_t)(slash - v.ptr)), at, what, &fresh);
+    if (p == NULL)
+        return NULL;
+    if (!p->enabled && !fresh)
+        WARN(ld, at, "%s: provider %s is disabled; this target will be skipped", what, p->name);
+    ((char *)v.ptr)[slash - v.ptr] = '\0'; /* split our arena copy in two */
+    t = &m->targets[m->n_targets++];
+    *t = (struct lx_config_target){.provider = p->name,
+                                   .model = slash + 1,
+                                   .provider_index = (size_t)(p - cfg->providers),
+                                   .weight = 1};
+    return t;
+}
+
+/* One target written as a mapping: {target: "p/m", weight, price, context_window}. */
+static void load_target_map(struct ld *ld, struct fy_node *item, struct loc at,
+                            struct lx_config_model *m, const char *what, struct loc *weight_at)
+{
+    struct lx_config_target *t;
+    struct field tf, pf;
+    struct lx_str v, missing;
+    uint64_t w;
+    char sub[200];
+
+    check_keys(ld, item, target_keys, what);
+    field_get(item, "target", at, &tf);
+    snprintf(sub, sizeof(sub), "%s.target", what);
+    if (scalar_value(ld, tf.val, tf.present ? tf.at : at, sub, F_REQUIRED, &v, &missing) != V_OK)
+        return;
+    t = add_target(ld, m, v, tf.at, what);
+    if (t == NULL)
+        return;
+    if (get_uint(ld, item, "weight", what, 0, LX_CONFIG_WEIGHT_MAX, false, &w) == V_OK) {
+        struct field wf;
+        t->weight = (unsigned)w;
+        field_get(item, "weight", at, &wf);
+        if (weight_at->line == 0)
+            *weight_at = wf.at;
+    }
+    if (get_uint(ld, item, "context_window", what, 1, LX_CONFIG_CONTEXT_MAX, false, &w) == V_OK)
+        t->context_window = w;
+    if (field_get(item, "price", at, &pf)) {
+        snprintf(sub, sizeof(sub), "%s.price", what);
+        load_price(ld, &pf, sub, false, t);
+    }
+}
+
+static void load_targets(struct ld *ld, struct field *f, struct lx_config_model *m,
+                         const char *where, struct loc *weight_at)
+{
     struct fy_node *item;
     void *it = NULL;
     size_t i = 0;
@@ -1054,31 +1404,83 @@ static void load_targets(struct ld *ld, struct field *f, struct lx_config_model 
     while ((item = fy_node_sequence_iterate(f->val, &it)) != NULL) {
         struct loc at = node_loc(item, f->at);
         struct lx_str v, missing;
-        const struct lx_config_provider *p;
         char what[160];
-        const char *slash;
-        bool fresh;
 
         snprintf(what, sizeof(what), "%s.targets[%zu]", where, i++);
+        if (!is_null(item) && fy_node_get_type(item) == FYNT_MAPPING) {
+            load_target_map(ld, item, at, m, what, weight_at);
+            continue;
+        }
         if (scalar_value(ld, is_null(item) ? NULL : item, at, what, F_REQUIRED, &v, &missing) !=
             V_OK)
             continue;
-        slash = strchr(v.ptr, '/');
-        if (slash == NULL || slash == v.ptr || slash[1] == '\0') {
-            ERR(ld, at, "%s: expected \"provider/model\", got \"%s\"", what, ld->raw);
-            continue;
-        }
-        p = resolve_provider(ld, lx_str_make(v.ptr, (size_t)(slash - v.ptr)), at, what, &fresh);
-        if (p == NULL)
-            continue;
-        if (!p->enabled && !fresh)
-            WARN(ld, at, "%s: provider %s is disabled; this target will be skipped", what,
-                 p->name);
-        ((char *)v.ptr)[slash - v.ptr] = '\0'; /* split our arena copy in two */
-        m->targets[m->n_targets++] = (struct lx_config_target){
-            .provider = p->name, .model = slash + 1,
-            .provider_index = (size_t)(p - cfg->providers)};
+        add_target(ld, m, v, at, what);
     }
+}
+
+static void load_strategy(struct ld *ld, struct fy_node *item, const char *where,
+                          struct lx_config_model *m)
+{
+    const char *s = NULL, *hint;
+    struct loc at;
+
+    if (get_str(ld, item, "strategy", where, 0, nowhere, &s, &at) != V_OK)
+        return;
+    for (size_t i = 0; i < LX_ARRAY_SIZE(strategy_names); i++)
+        if (strcmp(s, strategy_names[i]) == 0) {
+            m->strategy = (enum lx_config_strategy)i;
+            return;
+        }
+    hint = closest(s, strlen(s), strategy_names, LX_ARRAY_SIZE(strategy_names));
+    if (hint == NULL && strcmp(s, "least_busy") == 0)
+        hint = "least-busy";
+    ERR(ld, at,
+        "%s.strategy: unknown strategy \"%s\"%s%s%s; expected priority, weighted, "
+        "latency, cost or least-busy",
+        where, ld->raw, hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
+}
+
+/* After the targets: the prices table, and what the strategy needs. */
+static void check_strategy(struct ld *ld, struct lx_config_model *m, const char *where,
+                           struct loc at, struct loc weight_at, struct price_entry *prices,
+                           size_t n_prices)
+{
+    unsigned total = 0;
+    bool any_price = false;
+
+    for (size_t i = 0; i < m->n_targets; i++) {
+        struct lx_config_target *t = &m->targets[i];
+        for (size_t j = 0; j < n_prices; j++) {
+            const char *slash = strchr(prices[j].name, '/');
+            if (strlen(t->provider) != (size_t)(slash - prices[j].name) ||
+                memcmp(t->provider, prices[j].name, strlen(t->provider)) != 0 ||
+                strcmp(t->model, slash + 1) != 0)
+                continue;
+            prices[j].used = true;
+            if (!t->has_price && prices[j].v.has_price) {
+                t->has_price = true;
+                t->price_in = prices[j].v.price_in;
+                t->price_out = prices[j].v.price_out;
+            }
+            if (t->context_window == 0)
+                t->context_window = prices[j].v.context_window;
+        }
+        total += t->weight;
+        any_price |= t->has_price;
+    }
+    if (m->n_targets == 0)
+        return;
+    if (m->strategy == LX_CONFIG_STRATEGY_WEIGHTED && total == 0)
+        ERR(ld, weight_at.line ? weight_at : at,
+            "%s: strategy weighted needs at least one target with a weight above 0", where);
+    if (m->strategy != LX_CONFIG_STRATEGY_WEIGHTED && weight_at.line != 0)
+        WARN(ld, weight_at, "%s: weight is used only by strategy: weighted (this alias uses %s)",
+             where, strategy_names[m->strategy]);
+    if (m->strategy == LX_CONFIG_STRATEGY_COST && !any_price)
+        WARN(ld, at,
+             "%s: strategy cost, but no target has a price (give price: {input, "
+             "output} or a prices: entry); the targets are tried as written",
+             where);
 }
 
 static void load_models(struct ld *ld, struct fy_node *root)
@@ -1087,19 +1489,20 @@ static void load_models(struct ld *ld, struct fy_node *root)
     struct fy_node *item;
     struct field f;
     void *it = NULL;
-    size_t idx = 0;
+    size_t idx = 0, n_prices = 0;
     unsigned *lines;
+    struct price_entry *prices = load_prices(ld, root, &n_prices);
 
     if (!field_get(root, "models", nowhere, &f) || f.val == NULL ||
         !expect_kind(ld, &f, FYNT_SEQUENCE, ""))
-        return;
+        goto out;
     cfg->models = lalloc(ld, (size_t)fy_node_sequence_item_count(f.val), sizeof(*cfg->models));
     lines = lalloc(ld, (size_t)fy_node_sequence_item_count(f.val), sizeof(*lines));
     if (cfg->models == NULL || lines == NULL)
         return;
     while ((item = fy_node_sequence_iterate(f.val, &it)) != NULL) {
         struct lx_config_model *m = &cfg->models[cfg->n_models];
-        struct loc at = node_loc(item, f.at), name_at;
+        struct loc at = node_loc(item, f.at), name_at, weight_at = nowhere;
         char where[96];
         struct field tf;
         bool ok = true;
@@ -1123,17 +1526,24 @@ static void load_models(struct ld *ld, struct fy_node *root)
         } else {
             ok = false;
         }
+        load_strategy(ld, item, where, m);
         field_get(item, "targets", at, &tf);
         if (!tf.present)
             ERR(ld, at, "%s: targets is required", where);
         else
-            load_targets(ld, &tf, m, where);
+            load_targets(ld, &tf, m, where, &weight_at);
+        check_strategy(ld, m, where, at, weight_at, prices, n_prices);
         if (m->n_targets == 0)
             ok = false;
         lines[cfg->n_models] = name_at.line;
         if (ok && !ld->oom)
             cfg->n_models++;
     }
+out:
+    for (size_t j = 0; j < n_prices; j++)
+        if (!prices[j].used)
+            WARN(ld, prices[j].at, "prices: \"%s\" is not the target of any alias (unused)",
+                 prices[j].name);
 }
 
 static void load_routes(struct ld *ld, struct fy_node *root, bool *use_defaults)
@@ -1240,6 +1650,7 @@ static void load_root(struct ld *ld, struct fy_node *root)
     load_top(ld, root);
     load_auth(ld, root);
     load_cors(ld, root);
+    load_image_fetch(ld, root);
     load_providers(ld, root);
     load_models(ld, root);
     load_routes(ld, root, &use_default_routes);

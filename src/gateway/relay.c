@@ -61,6 +61,10 @@ static void relay_end(struct relay *r, bool abort_conn)
 {
     r->state = RELAY_DONE;
     lx__gw_token_cancel(&r->tw);
+    if (r->waiting_images)
+        lx__gw_fetch_cancel(r->fetch);
+    r->waiting_images = false;
+    r->fetch = NULL;
     if (r->byok.key.len > 0) /* the client's key lives in the request head: wipe it there */
         lx_auth_wipe((void *)(uintptr_t)r->byok.key.ptr, r->byok.key.len);
     relay_release(r);
@@ -639,9 +643,10 @@ static void on_client_abort(struct lx_http_req *req, int reason)
 
     if (r == NULL || r->state >= RELAY_FINISHING)
         return;
-    if (r->state == RELAY_SENDING || r->waiting_token) { /* no transfer: end here */
+    if (r->state == RELAY_SENDING || r->waiting_token || r->waiting_images) {
+        /* no transfer to cancel: end here */
         r->g->error_class = "client_closed";
-        if (r->waiting_token)
+        if (r->state != RELAY_SENDING)
             r->g->status = 499;
         relay_end(r, true);
         return;
@@ -765,7 +770,7 @@ static int count_locally(struct relay *r, struct lx_err *err)
     int64_t n = 0;
     int rc;
 
-    rc = relay_decode_count_body(r, err);
+    rc = relay_decode(r, err);
     if (rc == LX_OK)
         rc = lx_anthropic_estimate_tokens(r->ir, &n);
     if (rc != LX_OK)
@@ -832,6 +837,46 @@ static int resolve_credentials(struct relay *r, const struct lx_config_provider 
     return LX_OK;
 }
 
+/* The image URLs of the request have been fetched (or could not be). */
+static void images_ready(void *ctx, const struct lx_err *err)
+{
+    struct relay *r = ctx;
+    struct lx_err serr = {0};
+
+    r->waiting_images = false;
+    r->fetch = NULL; /* freed by fetch.c before this call */
+    if (err != NULL) {
+        fail_start(r, err);
+        return;
+    }
+    r->images_done = true;
+    if (start_attempt(r, &serr) != LX_OK)
+        fail_start(r, &serr);
+}
+
+/* A provider that cannot fetch image URLs gets them inline: fetched here once (fetch.h, under
+ * the configuration's image_fetch policy) and kept in the IR for every later attempt.
+ * LX_OK, LX_EAGAIN (images_ready goes on), or an error in err. */
+static int inline_images(struct relay *r, const struct lx_config_provider *p, struct lx_err *err)
+{
+    const struct lx_provider_ops *ops = lx_provider_for(p->proto);
+    int rc;
+
+    if (r->mode != RELAY_TRANSLATE || r->images_done || r->g->endpoint != LX_EP_CHAT ||
+        ops == NULL || (ops->caps & LX_CAP_IMAGE_URL))
+        return LX_OK;
+    rc = relay_decode(r, err);
+    if (rc != LX_OK)
+        return rc;
+    rc = lx__gw_fetch_images(r->g->w->up, r->g->cfg, r->ir, lx_http_req_arena(r->g->req),
+                             images_ready, r, &r->fetch, err);
+    if (rc == LX_EAGAIN)
+        r->waiting_images = true;
+    else if (rc == LX_OK)
+        r->images_done = true;
+    return rc;
+}
+
 /* Starts the transfer to candidate r->cand_i. LX_OK, or an error (nothing started; err says
  * why when the request cannot be expressed for this provider). */
 static int start_attempt(struct relay *r, struct lx_err *err)
@@ -846,9 +891,11 @@ static int start_attempt(struct relay *r, struct lx_err *err)
     r->mode = relay_choose_mode(r, c->provider);
     lx_buf_release(&r->up_body);
     rc = resolve_credentials(r, c->provider, err);
+    if (rc == LX_OK)
+        rc = inline_images(r, c->provider, err);
     if (rc == LX_EAGAIN) {
         r->g->attempts--; /* counted when it really starts */
-        return LX_OK;     /* token_ready goes on */
+        return LX_OK;     /* token_ready or images_ready goes on */
     }
     if (rc != LX_OK)
         return rc;

@@ -22,6 +22,7 @@
 #include "gateway/gateway_int.h"
 #include "providers/provider.h"
 #include "providers/stream.h"
+#include "gateway/fetch.h"
 #include "gateway/token.h"
 #include "router/router.h"
 #include "sse/sse.h"
@@ -89,6 +90,10 @@ struct relay {
     bool use_attempt_conf;
     struct lx_token_waiter tw;
     bool waiting_token;
+
+    /* image URLs fetched and inlined for providers that cannot fetch them (fetch.h) */
+    struct lx_gw_fetch *fetch;
+    bool waiting_images, images_done;
 };
 
 /* target.c: builds the attempt's upstream request for candidate c in r->mode (chosen by
@@ -97,8 +102,8 @@ struct relay {
 enum relay_mode relay_choose_mode(const struct relay *r, const struct lx_config_provider *p);
 int relay_build(struct relay *r, const struct lx_route_candidate *c, struct lx_upstream_req *ur,
                 struct lx_err *err);
-/* Decodes the client's body into r->ir (once): for count_tokens answered locally. */
-int relay_decode_count_body(struct relay *r, struct lx_err *err);
+/* Decodes the client's body into r->ir (or r->eir) once; later calls do nothing. */
+int relay_decode(struct relay *r, struct lx_err *err);
 /* The key of this attempt: the client's own (BYOK) or the provider's first; empty for none. */
 struct lx_str relay_key(const struct relay *r, const struct lx_config_provider *p);
 

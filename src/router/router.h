@@ -3,7 +3,8 @@
  * Pure: no I/O, no globals, no allocation; callable from any thread that holds a reference on
  * the snapshot. A struct lx_route_result borrows from the snapshot (provider pointers, alias
  * model names) and from the caller's request bytes (the model when used as is): it is valid as
- * long as both are. Nothing here ever sees a key. */
+ * long as both are. Nothing here ever sees a key. lx_route() gives the targets in the order
+ * written; router/strategy.h orders them per request (strategy, breakers, key pools). */
 #ifndef LX_ROUTER_H
 #define LX_ROUTER_H
 
