@@ -17,10 +17,10 @@ OPT ?= -O2
 LDSAN :=
 endif
 
-MODULES ?= core json sse config router auth providers server upstream gateway
+MODULES ?= core json sse config router auth providers state pool server upstream gateway
 LLHTTP_SRC := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
-PKGS := libuv openssl libfyaml
+PKGS := libuv openssl libfyaml hiredis
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

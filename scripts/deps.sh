@@ -6,8 +6,8 @@
 # policy-rc.d for the length of the install: the tests start their own on loopback ports.
 set -eu
 
-BUILD_PKGS="make gcc pkg-config libuv1-dev node-llhttp libssl-dev libfyaml-dev"
-TEST_PKGS="clang libclang-rt-14-dev libjansson-dev python3 nginx-light wrk curl ca-certificates openssl"
+BUILD_PKGS="make gcc pkg-config libuv1-dev node-llhttp libssl-dev libfyaml-dev libhiredis-dev"
+TEST_PKGS="clang libclang-rt-14-dev libjansson-dev python3 nginx-light wrk curl ca-certificates openssl redis-server"
 # node and npm run the official SDKs against llmux; a machine that has no node gets Debian's
 if ! command -v node >/dev/null 2>&1; then TEST_PKGS="$TEST_PKGS nodejs npm"; fi
 
