@@ -26,7 +26,11 @@ struct mock_opts {
     uint64_t reset_after; /* body bytes before the RST; MOCK_NO_VALUE = off */
     uint64_t truncate;    /* body bytes before a clean close; MOCK_NO_VALUE = off */
     uint64_t drip_bytes, drip_ms; /* drip_bytes 0 = off */
+    uint64_t retry_delay_ms;      /* Google RetryInfo retryDelay; MOCK_NO_VALUE = none */
     bool reset, hang, close, stream;
+    bool daily_quota;  /* Google QuotaFailure with a PerDay quota id */
+    bool quota;        /* the protocol's quota / spend-limit error (insufficient_quota, ...) */
+    bool key_invalid;  /* the protocol's invalid-key error (Google: 400 API_KEY_INVALID) */
 };
 
 /* Parses the value of X-Mock into o (o is first reset to defaults). Returns false with a
@@ -71,7 +75,16 @@ enum mock_proto {
     MP_WORKERS,        /* /ai/run/{model}, /client/v4/accounts/{id}/ai/run/{model} */
 };
 
-enum mock_op { MO_NONE = 0, MO_CHAT, MO_COMPLETIONS, MO_EMBED, MO_COUNT, MO_STATS, MO_RESET };
+enum mock_op {
+    MO_NONE = 0,
+    MO_CHAT,
+    MO_COMPLETIONS,
+    MO_EMBED,
+    MO_COUNT,
+    MO_STATS,
+    MO_RESET,
+    MO_KEYS, /* /mock/keys: set by mockllm.c itself, never by mock_route_match */
+};
 
 struct mock_route {
     enum mock_proto proto;
@@ -93,7 +106,16 @@ void mock_proto_body(struct lx_buf *b, const struct mock_route *r, const char *i
 /* The error body of protocol p for status (msg must need no JSON escaping); extra head lines
  * ("Name: v\r\n") go to hdr. False for MP_OPENAI (the caller writes its own). */
 bool mock_proto_error(struct lx_buf *b, struct lx_buf *hdr, enum mock_proto p, unsigned status,
-                      const char *msg, const char *id);
+                      const char *msg, const char *id, const struct mock_opts *o);
+
+/* The status the error items of o (retry-delay, daily-quota, quota, key-invalid) imply in
+ * protocol p when no status= was given; 0 when o asks for none of them. */
+unsigned mock_error_status(enum mock_proto p, const struct mock_opts *o);
+
+/* The OpenAI-shaped error body (also Azure's and the fallback for unknown routes); o may be
+ * NULL. quota gives insufficient_quota, key_invalid gives invalid_api_key. */
+void mock_openai_error(struct lx_buf *b, unsigned status, const char *msg,
+                       const struct mock_opts *o);
 
 /* Tick k (0..n) of a paced stream of n tokens in protocol p: tick 0 opens the message, tick k
  * carries the token "k ", tick n also closes the message. */
@@ -115,5 +137,36 @@ bool mock_model_items(struct lx_str model, char *buf, size_t cap, struct lx_str 
 
 /* Percent-decodes s into dst (NUL-terminated, truncated to cap - 1); returns the length. */
 size_t mock_pct_decode(struct lx_str s, char *dst, size_t cap);
+
+
+/* --- per-key scripts and counters (mock_keys.c) --------------------------------------------
+ * A key is what the request's auth header carries (mockllm.c extracts it). Scripts are set by
+ * POST /mock/keys and say, per key, which X-Mock items each request gets (README: "Per-key
+ * scripts"). Counters are kept for every key seen, scripted or not. Times are CLOCK_MONOTONIC
+ * (the clock of Python's time.monotonic()). All of it is loop-thread state, freed by the
+ * _clear/_reset functions. */
+
+/* Adds or replaces the scripts of the keys in json ({"<key>": "<items>" | ["<items>", ...]});
+ * each replaced script starts again at its first entry, whose time window starts at now_ms.
+ * On a syntax error or bad items nothing changes and why says what (static string). */
+bool mock_keys_set(struct lx_str json, uint64_t now_ms, const char **why);
+void mock_keys_clear(void); /* DELETE /mock/keys: no key is scripted any more */
+
+/* The items of the script entry for this request of key (and advances the script). False when
+ * key has no script; *items empty for an "ok" entry. *items stays valid until the next
+ * mock_keys_* call. */
+bool mock_keys_next(struct lx_str key, uint64_t now_ms, struct lx_str *items);
+
+/* GET /mock/keys: {"now_ms":…,"keys":{"<key>":{"entry":i,"entries":n,"items":"…"}}}. */
+void mock_keys_dump(struct lx_buf *b, uint64_t now_ms);
+
+/* Counts one request of key on path at now_ns (the last MOCK_KEY_TIMES are kept). */
+#define MOCK_KEY_TIMES 64
+void mock_keys_count(struct lx_str key, struct lx_str path, uint64_t now_ns);
+bool mock_keys_counted(void); /* any key counted since the last reset */
+/* Appends ,"by_key":{"<last 6>":N,…},"keys":{"<last 6>":{"requests","by_path","times_ms"}}
+ * (times_ms: CLOCK_MONOTONIC ms with 3 decimals, oldest first), "now_ms". */
+void mock_keys_stats(struct lx_buf *b, uint64_t now_ns);
+void mock_keys_stats_reset(void);
 
 #endif /* LX_MOCK_H */

@@ -20,6 +20,7 @@ void mock_opts_init(struct mock_opts *o)
     o->chunk_ms = MOCK_NO_VALUE;
     o->reset_after = MOCK_NO_VALUE;
     o->truncate = MOCK_NO_VALUE;
+    o->retry_delay_ms = MOCK_NO_VALUE;
 }
 
 static bool is_sep(char c)
@@ -94,6 +95,18 @@ bool mock_opts_parse(struct mock_opts *o, struct lx_str v, const char **why)
             o->stream = true;
             continue;
         }
+        if (lx_str_eq(key, LX_STR("daily-quota")) && eq < 0) {
+            o->daily_quota = true;
+            continue;
+        }
+        if (lx_str_eq(key, LX_STR("quota")) && eq < 0) {
+            o->quota = true;
+            continue;
+        }
+        if (lx_str_eq(key, LX_STR("key-invalid")) && eq < 0) {
+            o->key_invalid = true;
+            continue;
+        }
         if (eq < 0 || lx_str_to_u64(val, &n) != 0) {
             *why = "unknown option or bad number";
             return false;
@@ -102,6 +115,8 @@ bool mock_opts_parse(struct mock_opts *o, struct lx_str v, const char **why)
             o->status = (unsigned)n;
         else if (lx_str_eq(key, LX_STR("retry-after")))
             o->retry_after = n;
+        else if (lx_str_eq(key, LX_STR("retry-delay")))
+            o->retry_delay_ms = n;
         else if (lx_str_eq(key, LX_STR("delay")))
             o->delay_ms = n;
         else if (lx_str_eq(key, LX_STR("tokens")))

@@ -595,19 +595,114 @@ static const char *workers_code(unsigned s)
     }
 }
 
+unsigned mock_error_status(enum mock_proto p, const struct mock_opts *o)
+{
+    if (o->key_invalid)
+        return p == MP_GEMINI ? 400 : 401;
+    if (o->quota)
+        return p == MP_ANTHROPIC ? 400 : p == MP_OPENAI || p == MP_GEMINI ? 429 : 402;
+    if (o->daily_quota || o->retry_delay_ms != MOCK_NO_VALUE)
+        return 429;
+    return 0;
+}
+
+void mock_openai_error(struct lx_buf *b, unsigned status, const char *msg,
+                       const struct mock_opts *o)
+{
+    const char *type = status == 429   ? "rate_limit_error"
+                       : status == 401 ? "authentication_error"
+                       : status >= 500 ? "server_error"
+                                       : "invalid_request_error";
+
+    if (o != NULL && o->key_invalid) {
+        lx_buf_append_cstr(b, "{\"error\":{\"message\":\"Incorrect API key provided: sk-mock"
+                              "***********x9Qa. You can find your API key at "
+                              "https://platform.openai.com/account/api-keys.\",\"type\":"
+                              "\"invalid_request_error\",\"param\":null,\"code\":"
+                              "\"invalid_api_key\"}}");
+        return;
+    }
+    if (o != NULL && (o->quota || o->daily_quota)) {
+        lx_buf_append_cstr(b, "{\"error\":{\"message\":\"You exceeded your current quota, "
+                              "please check your plan and billing details.\",\"type\":"
+                              "\"insufficient_quota\",\"param\":null,\"code\":"
+                              "\"insufficient_quota\"}}");
+        return;
+    }
+    lx_buf_appendf(b,
+                   "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,"
+                   "\"code\":\"mock_%u\"}}",
+                   msg, type, status);
+}
+
+/* google.rpc.Status with the details o asks for: ErrorInfo API_KEY_INVALID, QuotaFailure
+ * (per day with daily-quota, else per minute when RetryInfo is given), RetryInfo. */
+static void google_error(struct lx_buf *b, unsigned status, const char *msg,
+                         const struct mock_opts *o)
+{
+    bool retry = o != NULL && o->retry_delay_ms != MOCK_NO_VALUE;
+    bool daily = o != NULL && (o->daily_quota || (o->quota && status == 429));
+
+    if (o != NULL && o->key_invalid) {
+        lx_buf_appendf(b,
+                       "{\"error\":{\"code\":%u,\"message\":\"API key not valid. Please pass a "
+                       "valid API key.\",\"status\":\"%s\",\"details\":[{\"@type\":"
+                       "\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":"
+                       "\"API_KEY_INVALID\",\"domain\":\"googleapis.com\",\"metadata\":{"
+                       "\"service\":\"generativelanguage.googleapis.com\"}}]}}",
+                       status, grpc_status(status));
+        return;
+    }
+    if (!retry && !daily) {
+        lx_buf_appendf(b, "{\"error\":{\"code\":%u,\"message\":\"%s\",\"status\":\"%s\"}}",
+                       status, msg, grpc_status(status));
+        return;
+    }
+    lx_buf_appendf(b,
+                   "{\"error\":{\"code\":%u,\"message\":\"You exceeded your current quota, "
+                   "please check your plan and billing details.\",\"status\":\"%s\","
+                   "\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.QuotaFailure\","
+                   "\"violations\":[{\"quotaMetric\":\"generativelanguage.googleapis.com/"
+                   "generate_content_free_tier_requests\",\"quotaId\":\"%s\"}]},"
+                   "{\"@type\":\"type.googleapis.com/google.rpc.Help\",\"links\":[{"
+                   "\"description\":\"Learn more about Gemini API quotas\",\"url\":"
+                   "\"https://ai.google.dev/gemini-api/docs/rate-limits\"}]}",
+                   status, grpc_status(status),
+                   daily ? "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
+                         : "GenerateRequestsPerMinutePerProjectPerModel-FreeTier");
+    if (retry) {
+        unsigned long long ms = (unsigned long long)o->retry_delay_ms;
+        if (ms % 1000 == 0)
+            lx_buf_appendf(b,
+                           ",{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\","
+                           "\"retryDelay\":\"%llus\"}",
+                           ms / 1000);
+        else
+            lx_buf_appendf(b,
+                           ",{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\","
+                           "\"retryDelay\":\"%llu.%03llus\"}",
+                           ms / 1000, ms % 1000);
+    }
+    lx_buf_append_cstr(b, "]}}");
+}
+
 bool mock_proto_error(struct lx_buf *b, struct lx_buf *hdr, enum mock_proto p, unsigned status,
-                      const char *msg, const char *id)
+                      const char *msg, const char *id, const struct mock_opts *o)
 {
     switch (p) {
     case MP_ANTHROPIC:
+        if (o != NULL && o->key_invalid)
+            msg = "invalid x-api-key";
+        else if (o != NULL && o->quota)
+            msg = "Your credit balance is too low to access the Anthropic API. Please go to "
+                  "Plans & Billing to upgrade or purchase credits.";
         lx_buf_appendf(b,
                        "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"%s\"},"
                        "\"request_id\":\"req_%s\"}",
                        anthropic_type(status), msg, id);
         return true;
     case MP_GEMINI:
-        lx_buf_appendf(b, "{\"error\":{\"code\":%u,\"message\":\"%s\",\"status\":\"%s\"}}",
-                       status, msg, grpc_status(status));
+        google_error(b, status, msg, o);
         return true;
     case MP_BEDROCK:
     case MP_BEDROCK_INVOKE:

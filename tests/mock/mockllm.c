@@ -384,7 +384,9 @@ static const char *reason(unsigned status)
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
+    case 402: return "Payment Required";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Payload Too Large";
     case 429: return "Too Many Requests";
@@ -421,14 +423,7 @@ static void date_header(struct lx_buf *b)
 
 static void error_body(struct conn *c, unsigned status, const char *msg)
 {
-    const char *type = status == 429   ? "rate_limit_error"
-                       : status == 401 ? "authentication_error"
-                       : status >= 500 ? "server_error"
-                                       : "invalid_request_error";
-    lx_buf_appendf(&c->gen,
-                   "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,"
-                   "\"code\":\"mock_%u\"}}",
-                   msg, type, status);
+    mock_openai_error(&c->gen, status, msg, NULL);
 }
 
 static void chat_body(struct conn *c)
@@ -754,6 +749,7 @@ static void stats_reset(void)
         free(g.stats[i].path);
     g.stats_n = 0;
     g.requests = 0;
+    mock_keys_stats_reset();
 }
 
 static void stats_body(struct conn *c)
@@ -767,23 +763,98 @@ static void stats_body(struct conn *c)
         lx_buf_append_cstr(&c->gen, "\":");
         append_u64(&c->gen, g.stats[i].n);
     }
-    lx_buf_append_cstr(&c->gen, "}}");
+    lx_buf_append_char(&c->gen, '}');
+    if (mock_keys_counted()) /* absent until a key is seen: older tests compare it whole */
+        mock_keys_stats(&c->gen, lx_now_mono_ns());
+    lx_buf_append_char(&c->gen, '}');
 }
 
 /* An error body in the shape of the request's protocol (OpenAI's for the OpenAI routes). */
 static void proto_error(struct conn *c, unsigned status, const char *msg)
 {
     lx_buf_reset(&c->xhdr);
-    if (mock_proto_error(&c->gen, &c->xhdr, c->route.proto, status, msg, c->id))
+    if (mock_proto_error(&c->gen, &c->xhdr, c->route.proto, status, msg, c->id, &c->opts))
         c->plan.extra = lx_buf_str(&c->xhdr);
     else
-        error_body(c, status, msg);
+        mock_openai_error(&c->gen, status, msg, &c->opts);
+}
+
+/* The credential of the request, as a pool key: the value of Authorization (without "Bearer ";
+ * for SigV4 the access key id of Credential=), x-api-key, x-goog-api-key or api-key, else a
+ * key= query parameter. One pass over the headers; false when there is none. */
+static bool request_key(const struct conn *c, struct lx_str query, struct lx_str *key)
+{
+    struct lx_str h = lx_buf_str(&c->hdrs);
+
+    while (h.len > 0) {
+        long nl = lx_str_find_char(h, '\n');
+        struct lx_str line = lx_str_sub(h, 0, nl < 0 ? h.len : (size_t)nl);
+        long colon = lx_str_find_char(line, ':');
+        h = lx_str_sub(h, nl < 0 ? h.len : (size_t)nl + 1, h.len);
+        if (colon < 0)
+            continue;
+        struct lx_str name = lx_str_sub(line, 0, (size_t)colon);
+        struct lx_str v = lx_str_trim(lx_str_sub(line, (size_t)colon + 1, line.len));
+        if (lx_str_eq_nocase(name, LX_STR("authorization"))) {
+            const char *cred;
+            if (v.len > 7 && lx_str_eq_nocase(lx_str_sub(v, 0, 7), LX_STR("Bearer ")))
+                v = lx_str_trim(lx_str_sub(v, 7, v.len));
+            else if (lx_str_starts_with(v, LX_STR("AWS4-")) &&
+                     (cred = memmem(v.ptr, v.len, "Credential=", 11)) != NULL) {
+                v = lx_str_sub(v, (size_t)(cred - v.ptr) + 11, v.len);
+                long slash = lx_str_find_char(v, '/');
+                v = lx_str_sub(v, 0, slash < 0 ? v.len : (size_t)slash);
+            }
+        } else if (!lx_str_eq_nocase(name, LX_STR("x-api-key")) &&
+                   !lx_str_eq_nocase(name, LX_STR("x-goog-api-key")) &&
+                   !lx_str_eq_nocase(name, LX_STR("api-key"))) {
+            continue;
+        }
+        if (v.len == 0)
+            continue;
+        *key = v;
+        return true;
+    }
+    while (query.len > 0) { /* "?a=b&key=K" */
+        long amp = lx_str_find_char(query, '&');
+        struct lx_str kv = lx_str_sub(query, 0, amp < 0 ? query.len : (size_t)amp);
+        query = lx_str_sub(query, amp < 0 ? query.len : (size_t)amp + 1, query.len);
+        if (kv.len > 4 && lx_str_starts_with(kv, LX_STR("key="))) {
+            *key = lx_str_sub(kv, 4, kv.len);
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool json_false(struct lx_str body, const char *key)
 {
     long p = mock_json_find(body, key);
     return p >= 0 && (size_t)p + 5 <= body.len && memcmp(body.ptr + p, "false", 5) == 0;
+}
+
+/* /mock/keys: POST sets scripts, DELETE clears them, GET shows them. */
+static void keys_route(struct conn *c, llhttp_method_t m, struct lx_str body)
+{
+    const char *why = NULL;
+    uint64_t now_ms = lx_now_mono_ns() / NS_PER_MS;
+
+    if (m == HTTP_POST && mock_keys_set(body, now_ms, &why)) {
+        lx_buf_append_cstr(&c->gen, "{\"ok\":true}");
+    } else if (m == HTTP_POST) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "mockllm: bad key scripts: %s", why);
+        c->plan.status = 400;
+        error_body(c, 400, msg);
+    } else if (m == HTTP_DELETE) {
+        mock_keys_clear();
+        lx_buf_append_cstr(&c->gen, "{\"ok\":true}");
+    } else if (m == HTTP_GET) {
+        mock_keys_dump(&c->gen, now_ms);
+    } else {
+        c->plan.status = 405;
+        error_body(c, 405, "mockllm: GET, POST or DELETE /mock/keys");
+    }
 }
 
 /* The route and X-Mock decide the response: fills c->plan, c->src (c->gen or a cached
@@ -798,7 +869,8 @@ static void build(struct conn *c)
     struct lx_str body = lx_buf_str(&c->body);
     llhttp_method_t m = (llhttp_method_t)c->parser.method;
     const char *why = NULL;
-    bool echo = false, bad = false, routed = false;
+    bool echo = false, bad = false, routed = false, scripted = false;
+    struct lx_str key, kspec = LX_STR_NULL;
 
     *pl = (struct plan){.status = 200, .ctype = "application/json", .extra = LX_STR("")};
     mock_opts_init(&c->opts);
@@ -822,11 +894,21 @@ static void build(struct conn *c)
         c->route.proto = MP_OPENAI;
         c->route.op = MO_NONE;
         c->route.model[0] = '\0';
+    } else if (lx_str_eq(path, LX_STR("/mock/keys"))) {
+        memset(&c->route, 0, sizeof(c->route));
+        c->route.proto = MP_OPENAI;
+        c->route.op = MO_KEYS;
     } else {
         routed = mock_route_match(path, m == HTTP_POST, &c->route);
     }
-    if (c->route.op != MO_STATS && c->route.op != MO_RESET)
+    if (c->route.op != MO_STATS && c->route.op != MO_RESET && c->route.op != MO_KEYS) {
         stats_count(path);
+        if (request_key(c, q < 0 ? LX_STR_NULL : lx_str_sub(url, (size_t)q + 1, url.len), &key)) {
+            uint64_t now = lx_now_mono_ns();
+            mock_keys_count(key, path, now);
+            scripted = mock_keys_next(key, now / NS_PER_MS, &kspec);
+        }
+    }
     if (c->route.proto == MP_ANTHROPIC || c->route.proto == MP_BEDROCK_INVOKE) {
         char anth[48];
         snprintf(anth, sizeof(anth), "msg_mock%s", c->id + 13); /* Anthropic's id style */
@@ -839,8 +921,9 @@ static void build(struct conn *c)
         /* Through a gateway, which forwards no X-Mock header, the model name carries the
          * behaviour: "model": "mock:<X-Mock items>", with "echo" as one more item. The model
          * of a path (Gemini, Bedrock, Workers AI, an Azure deployment) can carry it too. */
-        struct lx_str spec;
-        bool have = model_spec(body, c->hexspec, sizeof(c->hexspec), &spec) ||
+        struct lx_str spec = kspec;
+        bool have = (scripted && kspec.len > 0) ||
+                    model_spec(body, c->hexspec, sizeof(c->hexspec), &spec) ||
                     mock_model_items(lx_str_cstr(c->route.model), c->hexspec,
                                      sizeof(c->hexspec), &spec);
 
@@ -919,6 +1002,12 @@ static void build(struct conn *c)
         lx_buf_append_cstr(&c->gen, "{\"ok\":true}");
         goto fixed;
     }
+    if (c->route.op == MO_KEYS) {
+        keys_route(c, m, body);
+        goto fixed;
+    }
+    if (c->opts.status == 0)
+        c->opts.status = mock_error_status(c->route.proto, &c->opts);
     if (c->opts.status >= 300) {
         pl->status = c->opts.status;
         proto_error(c, pl->status, "mockllm: status requested by X-Mock");
@@ -1397,6 +1486,7 @@ int main(int argc, char **argv)
     }
     free(g.heap);
     stats_reset();
+    mock_keys_clear();
     free(g.stats);
     close(g.ep);
     close(g.lfd);
