@@ -159,6 +159,9 @@ struct lx_config {
     size_t n_routes;
 
     struct lx_arena *arena; /* owns every string and array above */
+    /* Set once by the one who publishes the snapshot, before any other thread sees it, and
+     * freed by a cleanup on `arena` (the gateway: the key pools of this snapshot). */
+    void *attached;
 };
 
 enum lx_config_severity { LX_CONFIG_ERROR = 0, LX_CONFIG_WARNING };

@@ -40,12 +40,23 @@ struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_c
     if (c->upstream.ca_file != NULL)
         gw->conf.upstream.ca_file = gw->ca_file =
             lx_xstrndup(c->upstream.ca_file, strlen(c->upstream.ca_file));
+    {
+        struct lx_state_conf sc;
+
+        lx_state_conf_defaults(&sc);
+        sc.on_event = lx__gw_state_event;
+        gw->state = lx_state_new(&sc);
+    }
+    lx__gw_state_ops(gw->state, &gw->pool_ops);
+    lx_pool_conf_defaults(&gw->pool_conf);
+    lx__gw_pools_attach(cfg);
     lx_config_slot_init(&gw->slot, cfg);
     return gw;
 }
 
 void lx_gateway_reload(struct lx_gateway *gw, struct lx_config *cfg)
 {
+    lx__gw_pools_attach(cfg); /* before any worker can see it */
     lx_config_slot_swap(&gw->slot, cfg);
 }
 
@@ -54,6 +65,7 @@ void lx_gateway_free(struct lx_gateway *gw)
     if (gw == NULL)
         return;
     lx_config_slot_release(&gw->slot);
+    lx_state_free(gw->state);
     free(gw->ca_file);
     free(gw);
 }

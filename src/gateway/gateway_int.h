@@ -8,12 +8,16 @@
 #include "core/buf.h"
 #include "gateway/gateway.h"
 #include "providers/provider.h"
+#include "gateway/keys.h"
 #include "gateway/token.h"
 
 struct lx_gateway {
     struct lx_gateway_config conf; /* conf.upstream.ca_file points at ca_file */
     char *ca_file;
     struct lx_config_slot slot; /* the current configuration snapshot */
+    struct lx_state *state;     /* cooldowns, disabled keys, budgets: every worker (keys.c) */
+    struct lx_pool_state_ops pool_ops; /* the pools' view of state */
+    struct lx_pool_conf pool_conf;     /* key-pool and retry rules */
 };
 
 struct lx_gateway_worker {

@@ -19,8 +19,11 @@
  * started), never while the transfer is still running. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/common.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -34,9 +37,61 @@
 #define MAX_ERR_HEADERS 32
 
 static int start_attempt(struct relay *r, struct lx_err *err);
-static bool should_fail_over(const struct relay *r, const struct lx_err *err,
-                             const struct lx_upstream_error *ue);
+static int start_next(struct relay *r, struct lx_err *err);
+static bool try_again(struct relay *r, const struct lx_err *err,
+                      const struct lx_upstream_error *ue);
 static void reset_for_retry(struct relay *r);
+static void fail_start(struct relay *r, const struct lx_err *serr);
+
+/* The backoff before another attempt: a libuv timer that may outlive the relay (a handle
+ * closes asynchronously), so it is malloc'ed, not in the request arena. */
+struct retry_timer {
+    uv_timer_t t;
+    struct relay *r; /* NULL once the relay ended */
+};
+
+static void retry_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void retry_fire(uv_timer_t *t)
+{
+    struct retry_timer *rt = t->data;
+    struct relay *r = rt->r;
+    struct lx_err serr = {0};
+
+    uv_close((uv_handle_t *)t, retry_timer_closed);
+    if (r == NULL)
+        return;
+    r->timer = NULL;
+    if (start_next(r, &serr) != LX_OK)
+        fail_start(r, &serr);
+}
+
+static void retry_timer_cancel(struct relay *r)
+{
+    if (r->timer == NULL)
+        return;
+    r->timer->r = NULL;
+    uv_timer_stop(&r->timer->t);
+    uv_close((uv_handle_t *)&r->timer->t, retry_timer_closed);
+    r->timer = NULL;
+}
+
+/* xorshift64*, the worker's generator (gateway.c uses the same for request ids). */
+static uint64_t relay_rand(struct relay *r)
+{
+    struct lx_gateway_worker *w = r->g->w;
+    uint64_t x = w->rng ? w->rng : 0x9e3779b97f4a7c15u;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->rng = x;
+    return x * 0x2545F4914F6CDD1Du;
+}
+
 
 /* Zeroes a NUL-terminated secret copied into the request arena (lx_arena_dup terminates). */
 static void wipe_slice(void *p)
@@ -60,6 +115,7 @@ static void relay_release(struct relay *r)
 static void relay_end(struct relay *r, bool abort_conn)
 {
     r->state = RELAY_DONE;
+    retry_timer_cancel(r);
     lx__gw_token_cancel(&r->tw);
     if (r->waiting_images)
         lx__gw_fetch_cancel(r->fetch);
@@ -309,7 +365,11 @@ static void on_up_head(struct lx_upstream *up, int status, const struct lx_heade
         r->content_type = lx_arena_dup(a, ct->value);
     if (ra && ra->value.len <= 64)
         r->retry_after = lx_arena_dup(a, ra->value);
-    if (!ok && r->mode == RELAY_TRANSLATE) {
+    if (ok && r->key_picked)
+        lx_pool_on_success(lx__gw_pool(r->g->cfg, r->route.cand[r->cand_i].provider_index),
+                           &r->g->w->gw->pool_ops, r->key_index, r->call.model,
+                           lx_now_wall_ms());
+    if (!ok) {
         /* map_error reads Retry-After and the providers' own rate-limit headers */
         size_t k = LX_MIN(n, (size_t)MAX_ERR_HEADERS);
 
@@ -597,28 +657,8 @@ static void on_up_done(struct lx_upstream *up, const struct lx_err *err)
     lx_upstream_error_init(&ue);
     if (err == NULL && r->g->upstream_status >= 300 && !r->upstream_sse)
         map_upstream_error(r, &ue);
-    while (should_fail_over(r, err, &ue)) {
-        /* nothing reached the client yet: the next candidate may answer */
-        struct lx_err serr = {0};
-
-        lx_logf(LX_LOG_INFO, "request %s: %s failed (%s), trying the next target", r->g->id,
-                r->g->provider, err ? lx_err_name(err->rc) : "upstream status");
-        reset_for_retry(r);
-        r->cand_i++;
-        if (start_attempt(r, &serr) == LX_OK)
-            return;
-        if (serr.http_status >= 400 && serr.http_status < 500) {
-            fail_client(r, serr.http_status, lx_err_type_from_status(serr.http_status),
-                        lx_str_cstr(serr.msg), LX_STR("invalid_request"), "bad_request");
-            return;
-        }
-        err = NULL;
-        r->g->upstream_status = 502;
-        lx_buf_reset(&r->body);
-        fail_client(r, 502, LX_ERRT_SERVER, LX_STR("The upstream request could not be started."),
-                    LX_STR("upstream_error"), "upstream_start");
-        return;
-    }
+    if (try_again(r, err, &ue))
+        return; /* another attempt started, or waits for its backoff */
     if (!r->client_started && r->upstream_sse && err == NULL)
         start_stream(r); /* an event stream that carried no event: finish_stream says so */
     if (r->client_started) {
@@ -643,7 +683,7 @@ static void on_client_abort(struct lx_http_req *req, int reason)
 
     if (r == NULL || r->state >= RELAY_FINISHING)
         return;
-    if (r->state == RELAY_SENDING || r->waiting_token || r->waiting_images) {
+    if (r->state == RELAY_SENDING || r->waiting_token || r->waiting_images || r->timer) {
         /* no transfer to cancel: end here */
         r->g->error_class = "client_closed";
         if (r->state != RELAY_SENDING)
@@ -681,12 +721,13 @@ static void fail_start(struct relay *r, const struct lx_err *serr)
         relay_end(r, true);
         return;
     }
-    while (r->cand_i + 1 < r->route.n_cand && (serr->http_status >= 500 || serr->retryable ||
-                                               serr->http_status == 401)) {
+    while (r->cand_i + 1 < r->route.n_cand && serr->rc != LX_ENOTFOUND &&
+           (serr->http_status >= 500 || serr->retryable || serr->http_status == 401)) {
         r->cand_i++;
+        r->n_tried = 0;
         reset_for_retry(r);
         memset(&e2, 0, sizeof(e2));
-        if (start_attempt(r, &e2) == LX_OK)
+        if (start_next(r, &e2) == LX_OK)
             return;
         serr = &e2;
     }
@@ -923,22 +964,152 @@ static int start_attempt(struct relay *r, struct lx_err *err)
     return rc;
 }
 
-/* Whether an answer that reached nobody yet should go to the next candidate instead: the
- * provider could not be reached, or said it is overloaded or broken; through an adapter, what
- * its map_error says (a bad key may work elsewhere). A 4xx other than 429 is the client's
- * request and would fail the same everywhere. */
-static bool should_fail_over(const struct relay *r, const struct lx_err *err,
-                             const struct lx_upstream_error *ue)
+/* The key for candidate c from its provider's pool (BYOK and keyless providers need none).
+ * LX_OK, or LX_ENOTFOUND when every key of it is cooling down, disabled or already tried by
+ * this request (r->saw_cooling and r->soonest_cooling_ms then say when one comes back). With
+ * commit false it only looks. */
+static int pick_key(struct relay *r, const struct lx_route_candidate *c, const size_t *tried,
+                    size_t n_tried, bool commit)
 {
-    int st = r->g->upstream_status;
+    struct lx_pool *pool = lx__gw_pool(r->g->cfg, c->provider_index);
+    struct lx_pool_pick pk;
 
-    if (r->client_started || r->abort_reason != 0 || r->cand_i + 1 >= r->route.n_cand)
+    if (commit)
+        r->key_picked = false;
+    if (r->byok.source != LX_BYOK_NONE || pool == NULL || lx_pool_size(pool) == 0)
+        return LX_OK;
+    if (lx_pool_pick(pool, &r->g->w->gw->pool_ops, c->model, tried, n_tried, relay_rand(r),
+                     lx_now_wall_ms(), &pk) != LX_OK)
+        return LX_ENOTFOUND;
+    switch (pk.status) {
+    case LX_POOL_PICKED:
+        if (commit) {
+            r->key_picked = true;
+            r->key_index = pk.index;
+            r->pool_key = lx_str_cstr(c->provider->keys[pk.index]);
+        }
+        return LX_OK;
+    case LX_POOL_NO_KEYS: return LX_OK;
+    case LX_POOL_ALL_COOLING:
+        if (!r->saw_cooling || pk.retry_at_ms < r->soonest_cooling_ms)
+            r->soonest_cooling_ms = pk.retry_at_ms;
+        r->saw_cooling = true;
+        return LX_ENOTFOUND;
+    case LX_POOL_EXHAUSTED:
+    case LX_POOL_ALL_DISABLED: break;
+    }
+    return LX_ENOTFOUND;
+}
+
+/* Starts the current candidate, or the next ones whose pools have a usable key. When none is
+ * left: LX_ENOTFOUND with err saying 429 (a key comes back at r->soonest_cooling_ms;
+ * r->retry_after is set for the client) or 503 (every key disabled, or tried). */
+static int start_next(struct relay *r, struct lx_err *err)
+{
+    for (;;) {
+        if (pick_key(r, &r->route.cand[r->cand_i], r->tried, r->n_tried, true) == LX_OK)
+            return start_attempt(r, err);
+        if (r->cand_i + 1 >= r->route.n_cand)
+            break;
+        r->cand_i++;
+        r->n_tried = 0;
+    }
+    if (r->saw_cooling) {
+        uint64_t s = lx_pool_retry_after_s(r->soonest_cooling_ms, lx_now_wall_ms());
+        char *v = lx_arena_alloc(lx_http_req_arena(r->g->req), 24);
+
+        if (v != NULL) {
+            int n = snprintf(v, 24, "%llu", (unsigned long long)s);
+
+            r->retry_after = lx_str_make(v, n > 0 ? (size_t)n : 0);
+        }
+        lx_err_set(err, LX_ENOTFOUND, 429,
+                   "Every key for this model is cooling down after rate limits; retry after "
+                   "%llu s.",
+                   (unsigned long long)s);
+    } else {
+        lx_err_set(err, LX_ENOTFOUND, 503, "No usable key: every key of the provider is disabled.");
+    }
+    return LX_ENOTFOUND;
+}
+
+/* Whether the current candidate (with the keys tried so far left out) or a later one could
+ * take the request now. */
+static bool next_exists(struct relay *r)
+{
+    if (pick_key(r, &r->route.cand[r->cand_i], r->tried, r->n_tried, false) == LX_OK)
+        return true;
+    for (size_t i = r->cand_i + 1; i < r->route.n_cand; i++)
+        if (pick_key(r, &r->route.cand[i], NULL, 0, false) == LX_OK)
+            return true;
+    return false;
+}
+
+/* An attempt failed before anything reached the client. The key's pool learns from it (a
+ * cooldown, a disabled key: lx_pool_on_error, logged with the key's label), and the retry
+ * policy (pool/pool.h: retryable kinds, at most max_attempts, the provider's retry budget,
+ * backoff with full jitter) says whether to try again: with another key of the same provider
+ * when the failure was the key's own (429, 401 ...), else with the next candidate (or another
+ * key when there is no next candidate). true when another attempt started, waits for its
+ * backoff, or the client was answered here. */
+static bool try_again(struct relay *r, const struct lx_err *err,
+                      const struct lx_upstream_error *ue)
+{
+    const struct lx_gateway *gw = r->g->w->gw;
+    const struct lx_route_candidate *c = &r->route.cand[r->cand_i];
+    struct lx_pool *pool = lx__gw_pool(r->g->cfg, c->provider_index);
+    uint64_t now = lx_now_wall_ms();
+    struct lx_retry_in in = {
+        .provider = lx_str_cstr(c->provider->name),
+        .attempts = r->g->attempts,
+        .bytes_sent = r->client_started ? 1 : 0,
+        .error = err == NULL ? ue : NULL,
+        .transport_rc = err != NULL ? err->rc : 0,
+    };
+    struct lx_retry_out out;
+    bool key_fault = false;
+    struct lx_err serr = {0};
+
+    if (r->client_started || r->abort_reason != 0)
         return false;
-    if (err != NULL)
-        return err->retryable || err->rc == LX_ETIMEDOUT;
-    if (r->mode == RELAY_TRANSLATE && st >= 300)
-        return ue->retryable;
-    return st == 429 || st >= 500;
+    if (err == NULL && r->g->upstream_status < 300)
+        return false;
+    if (err == NULL && r->key_picked && pool != NULL) {
+        struct lx_pool_verdict v;
+
+        lx_pool_on_error(pool, &gw->pool_ops, &gw->pool_conf, r->key_index, r->call.model, ue,
+                         now, &v);
+        lx_pool_log_verdict(pool, r->key_index, r->call.model, &v);
+        key_fault = v.action != LX_POOL_ACT_NONE;
+    }
+    lx_pool_retry_decide(&gw->pool_conf, &gw->pool_ops, &in, relay_rand(r), now, &out);
+    if (out.why != LX_RETRY_GO)
+        return false;
+    if (r->key_picked && r->n_tried < LX_ARRAY_SIZE(r->tried))
+        r->tried[r->n_tried++] = r->key_index;
+    if (!key_fault && r->cand_i + 1 < r->route.n_cand) {
+        r->cand_i++; /* the provider itself failed: the next target */
+        r->n_tried = 0;
+    }
+    if (!next_exists(r))
+        return false; /* nothing else could answer: the client gets this error */
+    lx_logf(LX_LOG_INFO, "request %s: %s failed (%s), trying again in %llu ms", r->g->id,
+            r->g->provider, err ? lx_err_name(err->rc) : "upstream status",
+            (unsigned long long)out.delay_ms);
+    reset_for_retry(r);
+    if (out.delay_ms > 0) {
+        struct retry_timer *rt = lx_xcalloc(1, sizeof(*rt));
+
+        rt->r = r;
+        rt->t.data = rt;
+        uv_timer_init(r->g->w->loop, &rt->t);
+        uv_timer_start(&rt->t, retry_fire, out.delay_ms, 0);
+        r->timer = rt;
+        return true;
+    }
+    if (start_next(r, &serr) != LX_OK)
+        fail_start(r, &serr);
+    return true;
 }
 
 static void reset_for_retry(struct relay *r)
@@ -1000,9 +1171,27 @@ static void relay_start(struct lx_gw_req *g)
     g->relay = r;
     lx_http_req_on_abort(g->req, on_client_abort);
     lx_http_req_on_drain(g->req, on_client_drain);
-    if (start_attempt(r, &err) != LX_OK) {
+    lx_pool_note_request(&gw->pool_ops, lx_str_cstr(r->route.cand[0].provider->name),
+                         lx_now_wall_ms());
+    if (start_next(r, &err) != LX_OK) {
         g->relay = NULL;
         relay_release(r);
+        if (err.rc == LX_ENOTFOUND) {
+            /* no usable key anywhere: 429 with the soonest cooldown end, or 503 */
+            struct lx_header h = {LX_STR("Retry-After"), r->retry_after};
+
+            g->status = err.http_status;
+            g->error_class = err.http_status == 429 ? "keys_cooling" : "keys_disabled";
+            g->t_first_byte_ns = lx_now_mono_ns();
+            lx__gw_access_log(g);
+            lx__gw_write_error(g, err.http_status, lx_err_type_from_status(err.http_status),
+                               lx_str_cstr(err.msg),
+                               err.http_status == 429 ? LX_STR("rate_limit_exceeded")
+                                                      : LX_STR("no_usable_key"),
+                               &h, r->retry_after.len ? 1 : 0);
+            lx_http_resp_end(g->req, false);
+            return;
+        }
         if (err.http_status >= 400 && err.http_status < 500)
             lx__gw_fail(g, err.http_status, err.msg, "invalid_request", "bad_request");
         else if (err.http_status >= 500 && err.msg[0])

@@ -41,6 +41,8 @@ enum relay_mode {
     RELAY_TRANSLATE,
 };
 
+struct retry_timer;
+
 struct relay {
     struct lx_gw_req *g;
     struct lx_upstream *up;
@@ -90,6 +92,16 @@ struct relay {
     bool use_attempt_conf;
     struct lx_token_waiter tw;
     bool waiting_token;
+
+    /* the key pool of the attempt's provider (pool/pool.h, keys.c) */
+    bool key_picked;            /* the attempt uses pool key key_index (not BYOK, not keyless) */
+    size_t key_index;
+    struct lx_str pool_key;     /* that key: borrowed from the snapshot */
+    size_t tried[16];           /* key indices this request used on the current candidate */
+    size_t n_tried;
+    bool saw_cooling;           /* some candidate had keys that were all cooling down */
+    uint64_t soonest_cooling_ms;
+    struct retry_timer *timer;  /* the backoff before the next attempt */
 
     /* image URLs fetched and inlined for providers that cannot fetch them (fetch.h) */
     struct lx_gw_fetch *fetch;

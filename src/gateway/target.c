@@ -28,8 +28,10 @@ struct lx_str relay_key(const struct relay *r, const struct lx_config_provider *
 {
     if (r->byok.source != LX_BYOK_NONE)
         return r->byok.key; /* the client's own key, for this one request */
+    if (r->key_picked)
+        return r->pool_key; /* the pool's choice (relay.c) */
     if (p->n_keys > 0)
-        return lx_str_cstr(p->keys[0]);
+        return lx_str_cstr(p->keys[0]); /* no pool attached */
     return LX_STR_NULL;
 }
 

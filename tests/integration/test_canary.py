@@ -90,9 +90,11 @@ def every_error_path_keeps_keys_out():
               headers={"X-Provider-Key": BYOK}), 401),
         (call("POST", "/v1/chat/completions", chat("plain/mock:reset")), 502),
         (call("POST", "/v1/chat/completions", chat("plain/mock:hang")), 504),
+        (call("POST", "/v1/chat/completions", chat("plain/mock:status=429,retry-after=3")), 429),
+        # a 401 disables plain's only key (issue 5): after it, plain answers 503 no_usable_key
         (call("POST", "/v1/chat/completions",
               chat("plain/mock:fixture=openai/error_401_invalid_api_key.json")), 401),
-        (call("POST", "/v1/chat/completions", chat("plain/mock:status=429,retry-after=3")), 429),
+        (call("POST", "/v1/chat/completions", chat("plain/gpt-4o")), 503),
         (call("POST", "/v1/chat/completions", b'{"model":'), 400),
         (call("POST", "/v1/chat/completions", chat("nosuch-model")), 404),
         (call("GET", "/v1/chat/completions"), 405),

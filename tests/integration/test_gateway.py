@@ -26,6 +26,19 @@ def env():
     return _llmux.port
 
 
+def fresh():
+    """A new llmux (and mock): after an answer that disabled the only key (401, 403, quota),
+    every later request would get 503 no_usable_key (issue 5's key pools)."""
+    global _llmux
+    if _llmux is not None:
+        _llmux.stop()
+    return env()
+
+
+def disables_key(status, body):
+    return status in (401, 402, 403) or b"insufficient_quota" in body
+
+
 def chat(model, stream_=False, **extra):
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
     if stream_:
@@ -115,6 +128,13 @@ def upstream_errors_keep_status_and_body():
         status, h, body = http(port, "POST", "/v1/chat/completions", chat("mock:fixture=" + rel))
         eq(status, code, rel)
         eq(body, raw, rel)
+        if disables_key(status, body):
+            # the only key is disabled now: llmux says so instead of sending it again
+            status, h, body = http(port, "POST", "/v1/chat/completions", chat("gpt-4o-mini"))
+            eq(status, 503, body)
+            eq(json.loads(body)["error"]["code"], "no_usable_key")
+            check(CANARY.encode() not in body, "key leaked")
+            port = fresh()
     status, h, body = http(port, "POST", "/v1/chat/completions",
                            chat("mock:status=429,retry-after=7"))
     eq(status, 429)
@@ -137,6 +157,8 @@ def every_compatible_provider_error_fixture_passes_through():
             eq(status, code, name)
             eq(body, raw, "%s/%s must reach the client unchanged" % (prov, name))
             n += 1
+            if disables_key(status, body):
+                port = fresh()
     check(n >= 15, "only %d error fixtures" % n)
 
 
@@ -255,6 +277,7 @@ def upstream_key_sent_but_never_leaked():
         st, hh, b = http(port, "POST", "/v1/chat/completions", chat(m))
         check(CANARY.encode() not in b and CANARY not in json.dumps(hh), m)
     check(CANARY not in _llmux.output(), "the upstream key appeared in llmux's log")
+    fresh()  # the 401 disabled the only key
 
 
 @test

@@ -168,6 +168,8 @@ def openai_to_anthropic_errors_mapped():
             ("anthropic/error_429_rate_limit.json", 429, None),
             ("anthropic/error_401_authentication.json", 401, None),
             ("anthropic/error_400_context_length.json", 400, None)):
+        _env["lx"].stop()  # a 401 disables the provider's only key (issue 5): start afresh
+        port = env()
         status, h, body = http(port, "POST", "/v1/chat/completions",
                                chat("ant/mock:fixture=" + rel), headers=AUTH)
         eq(status, want_status, rel)

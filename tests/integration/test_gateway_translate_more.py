@@ -125,6 +125,13 @@ def no_canary(h, body):
     check(all(POOL_KEY not in v for v in h.values()), "the pool key reached a response header")
 
 
+def restart():
+    """A fresh llmux: an error case may have disabled a provider's only key (401, 403, quota,
+    Google's invalid key: issue 5's key pools), which later cases must not inherit."""
+    if "lx" in _env:
+        _env["lx"].stop()
+
+
 def post(path, body, headers=None):
     status, h, out = http(env(), "POST", path, body, headers=headers or AUTH)
     no_canary(h, out)
@@ -601,6 +608,7 @@ PASS_PROVIDERS = ("oai", "az")  # same protocol as the client: the error passes 
 def errors_reach_openai_client():
     failures = []
     for prov, prefix, hexed, rel, want in ERROR_CASES:
+        restart()
         # a .http fixture is a whole recorded response: X-Mock items cannot add headers to it
         raw_http = rel.endswith(".http")
         items = "fixture=%s,retry-after=7" % rel if want == 429 and not raw_http \
@@ -651,6 +659,7 @@ GENERATED_CASES = (
 def errors_generated_reach_openai_client():
     failures = []
     for prov, prefix, hexed, items, want in GENERATED_CASES:
+        restart()
         model = "%s/%s%s" % (prov, prefix, hexmodel(items) if hexed else "mock:" + items)
         status, h, out = post("/v1/chat/completions",
                               {"model": model, "messages": [{"role": "user", "content": "hi"}]})
@@ -675,6 +684,7 @@ def errors_stream_requests_too():
             ("ant", "claude-", False, "anthropic/error_429_rate_limit.json", 429),
             ("gem", "gemini-", False, "gemini/error_503_unavailable.json", 503),
             ("coh", "command-r-", False, "cohere/error_429.json", 429)):
+        restart()
         model = "%s/%smock:fixture=%s" % (prov, prefix, rel)
         status, h, evs = stream(env(), "/v1/chat/completions",
                                 {"model": model, "stream": True,

@@ -73,8 +73,6 @@ async function expectError(model, cls, status) {
 
 test('errors_as_sdk_classes', async () => {
   await expectError('mock:fixture=openai/error_429_rate_limit.json', OpenAI.RateLimitError, 429);
-  await expectError('mock:fixture=openai/error_401_invalid_api_key.json',
-    OpenAI.AuthenticationError, 401);
   await expectError('mock:fixture=openai/error_404_model_not_found.json', OpenAI.NotFoundError, 404);
   await expectError('mock:fixture=openai/error_400_context_length.json', OpenAI.BadRequestError, 400);
   await expectError('mock:reset', OpenAI.APIError, 502);
@@ -111,6 +109,13 @@ test('unknown_route_is_not_found', async () => {
     return;
   }
   throw new Error('no error');
+});
+
+test('zz_auth_error_then_no_usable_key', async () => {
+  // last: a 401 disables llmux's only key for this provider (issue 5), so what follows is 503
+  await expectError('mock:fixture=openai/error_401_invalid_api_key.json',
+    OpenAI.AuthenticationError, 401);
+  await expectError('gpt-4o-mini', OpenAI.InternalServerError, 503);
 });
 
 await run();
