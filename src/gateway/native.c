@@ -10,6 +10,7 @@
  * Headers: the client's are passed on except hop-by-hop and framing ones and every header
  * that can carry a secret (auth.h); the provider's auth header is added in its own style.
  * The answer's headers are passed back except hop-by-hop, framing and Set-Cookie. */
+#include <stdint.h>
 #include <string.h>
 
 #include "auth/auth.h"
@@ -185,7 +186,7 @@ static bool add_auth(struct lx_gw_req *g, const struct lx_config_provider *p,
                      struct lx_header *h, size_t *nh)
 {
     struct lx_arena *a = lx_http_req_arena(g->req);
-    struct lx_str key = p->n_keys > 0 ? lx_str_cstr(p->keys[0]) : LX_STR_NULL;
+    struct lx_str key = LX_STR_NULL;
     const char *name = "Authorization", *prefix = "Bearer ";
     char *v;
     size_t plen;
@@ -197,6 +198,17 @@ static bool add_auth(struct lx_gw_req *g, const struct lx_config_provider *p,
     case LX_CONFIG_PROTO_BEDROCK:
     case LX_CONFIG_PROTO_VERTEX: return false; /* signed requests: not relayable untouched */
     default: break;
+    }
+    if (p->n_keys > 0) {
+        /* a usable key of the pool (cooling and disabled keys skipped, keys.c) */
+        struct lx_pool *pool = lx__gw_pool(g->cfg, (size_t)(p - g->cfg->providers));
+        struct lx_pool_pick pk = {.status = LX_POOL_NO_KEYS};
+        uint64_t rnd = lx_now_mono_ns() ^ (uint64_t)(uintptr_t)g;
+
+        if (pool != NULL)
+            lx_pool_pick(pool, &g->w->gw->pool_ops, LX_STR(""), NULL, 0, rnd, lx_now_wall_ms(),
+                         &pk);
+        key = lx_str_cstr(p->keys[pk.status == LX_POOL_PICKED ? pk.index : 0]);
     }
     if (key.len == 0)
         return true;
