@@ -16,6 +16,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/str.h"
+#include "providers/wire.h"
 #include "json/json.h"
 #include "json/writer.h"
 
@@ -27,45 +28,6 @@
 #define AKEY(w, lit) lx_json_write_key((w), LX_STR(lit))
 
 /* ---- small helpers ---------------------------------------------------------------------- */
-
-static bool ant_contains_nocase(struct lx_str hay, const char *lit)
-{
-    struct lx_str n = lx_str_cstr(lit);
-
-    if (hay.len < n.len)
-        return false;
-    for (size_t i = 0; i + n.len <= hay.len; i++)
-        if (lx_str_eq_nocase(lx_str_make(hay.ptr + i, n.len), n))
-            return true;
-    return false;
-}
-
-static bool ant_contains(struct lx_str hay, struct lx_str needle)
-{
-    if (needle.len == 0 || hay.len < needle.len)
-        return false;
-    for (size_t i = 0; i + needle.len <= hay.len; i++)
-        if (memcmp(hay.ptr + i, needle.ptr, needle.len) == 0)
-            return true;
-    return false;
-}
-
-static struct lx_str ant_concat(struct lx_arena *a, struct lx_str x, struct lx_str y)
-{
-    char *p;
-
-    if (x.len > SIZE_MAX / 4 || y.len > SIZE_MAX / 4)
-        return LX_STR_NULL;
-    p = lx_arena_alloc(a, x.len + y.len + 1);
-    if (p == NULL)
-        return LX_STR_NULL;
-    if (x.len > 0)
-        memcpy(p, x.ptr, x.len);
-    if (y.len > 0)
-        memcpy(p + x.len, y.ptr, y.len);
-    p[x.len + y.len] = '\0';
-    return lx_str_make(p, x.len + y.len);
-}
 
 bool lx__anthropic_is_object(struct lx_str json)
 {
@@ -560,10 +522,7 @@ static const char *const ant_own_keys[] = {
 
 static bool ant_own_key(struct lx_str k)
 {
-    for (size_t i = 0; i < sizeof(ant_own_keys) / sizeof(ant_own_keys[0]); i++)
-        if (lx_str_eq(k, lx_str_cstr(ant_own_keys[i])))
-            return true;
-    return false;
+    return lx_wire_str_in(k, ant_own_keys, sizeof(ant_own_keys) / sizeof(ant_own_keys[0]));
 }
 
 static int ant_body(const struct lx_chat_req *req, struct lx_str model, struct lx_str version,
@@ -640,10 +599,7 @@ static int ant_body(const struct lx_chat_req *req, struct lx_str model, struct l
         }
         if (req->n_stop > 0) {
             AKEY(&w, "stop_sequences");
-            lx_json_write_array_begin(&w);
-            for (size_t i = 0; i < req->n_stop; i++)
-                lx_json_write_str(&w, req->stop[i]);
-            lx_json_write_array_end(&w);
+            lx_wire_write_strs(&w, req->stop, req->n_stop);
         }
         if (req->user.len > 0) {
             AKEY(&w, "metadata");
@@ -669,11 +625,7 @@ static int ant_body(const struct lx_chat_req *req, struct lx_str model, struct l
 out:
     if (rc == LX_OK && out->err != LX_OK)
         rc = out->err;
-    if (rc == LX_ETOOBIG)
-        lx_err_set(err, rc, 413, "request too large for the upstream body limit");
-    else if (rc != LX_OK)
-        lx_err_set(err, rc, 500, "could not encode the upstream request: %s", lx_strerror(rc));
-    return rc;
+    return lx_wire_encode_fail(err, rc);
 }
 
 int lx_anthropic_encode_body(const struct lx_chat_req *req, struct lx_str model,
@@ -763,8 +715,8 @@ static int ant_build_request(const struct lx_provider_call *call, const struct l
         return rc;
     }
     out->method = LX_STR("POST");
-    out->url = ant_concat(a, lx_str_cstr(conf->base_url),
-                          count ? LX_STR("/messages/count_tokens") : LX_STR("/messages"));
+    out->url = lx_wire_concat2(a, lx_str_cstr(conf->base_url),
+                               count ? LX_STR("/messages/count_tokens") : LX_STR("/messages"));
     h = lx_arena_zalloc(a, (4 + conf->n_headers) * sizeof(*h));
     if (out->url.ptr == NULL || h == NULL) {
         lx_err_set(err, LX_ENOMEM, 503, "out of memory building the upstream request");
@@ -792,36 +744,6 @@ static int ant_build_request(const struct lx_provider_call *call, const struct l
 
 /* ---- answers ---------------------------------------------------------------------------- */
 
-static void ant_json_init(struct lx_json *doc, struct lx_arena *a)
-{
-    lx_json_init(doc, NULL);
-    lx_json_use_arena(doc, a);
-}
-
-/* An integer member, or -1 when absent, null or not an integer >= 0. */
-static int64_t ant_int(const struct lx_json *doc, int obj, const char *key)
-{
-    int64_t v;
-
-    if (lx_json_int64(doc, lx_json_get(doc, obj, lx_str_cstr(key)), &v) != LX_OK || v < 0)
-        return -1;
-    return v;
-}
-
-/* A string member (decoded), or empty when absent or null; LX_EPARSE for another type. */
-static int ant_str(const struct lx_json *doc, int obj, const char *key, struct lx_arena *a,
-                   struct lx_str *out)
-{
-    int t = lx_json_get(doc, obj, lx_str_cstr(key));
-
-    *out = LX_STR_NULL;
-    if (t < 0 || lx_json_type(doc, t) == LX_JSON_NULL)
-        return LX_OK;
-    if (lx_json_type(doc, t) != LX_JSON_STRING)
-        return LX_EPARSE;
-    return lx_json_str(doc, t, a, out) == LX_OK ? LX_OK : LX_ENOMEM;
-}
-
 static enum lx_finish ant_finish(struct lx_str raw)
 {
     if (raw.len == 0)
@@ -840,10 +762,10 @@ static enum lx_finish ant_finish(struct lx_str raw)
  * absent stay -1. */
 static void ant_usage(const struct lx_json *doc, int u, struct lx_usage *out)
 {
-    int64_t in = ant_int(doc, u, "input_tokens");
-    int64_t cr = ant_int(doc, u, "cache_read_input_tokens");
-    int64_t cw = ant_int(doc, u, "cache_creation_input_tokens");
-    int64_t o = ant_int(doc, u, "output_tokens");
+    int64_t in = lx_wire_int(doc, u, "input_tokens");
+    int64_t cr = lx_wire_int(doc, u, "cache_read_input_tokens");
+    int64_t cw = lx_wire_int(doc, u, "cache_creation_input_tokens");
+    int64_t o = lx_wire_int(doc, u, "output_tokens");
 
     *out = (struct lx_usage)LX_USAGE_INIT;
     if (lx_json_type(doc, u) != LX_JSON_OBJECT)
@@ -881,22 +803,22 @@ static int ant_parse_block(const struct lx_json *doc, int b, struct lx_arena *a,
         return LX_EPARSE;
     if (lx_json_str_eq(doc, t, LX_STR("text"))) {
         p->type = LX_PART_TEXT;
-        rc = ant_str(doc, b, "text", a, &p->text);
+        rc = lx_wire_str(doc, b, "text", a, &p->text);
     } else if (lx_json_str_eq(doc, t, LX_STR("thinking"))) {
         p->type = LX_PART_THINKING;
-        rc = ant_str(doc, b, "thinking", a, &p->text);
+        rc = lx_wire_str(doc, b, "thinking", a, &p->text);
         if (rc == LX_OK)
-            rc = ant_str(doc, b, "signature", a, &p->signature);
+            rc = lx_wire_str(doc, b, "signature", a, &p->signature);
     } else if (lx_json_str_eq(doc, t, LX_STR("redacted_thinking"))) {
         p->type = LX_PART_REDACTED_THINKING;
-        rc = ant_str(doc, b, "data", a, &p->data);
+        rc = lx_wire_str(doc, b, "data", a, &p->data);
     } else if (lx_json_str_eq(doc, t, LX_STR("tool_use"))) {
         int in = lx_json_get(doc, b, LX_STR("input"));
 
         p->type = LX_PART_TOOL_CALL;
-        rc = ant_str(doc, b, "id", a, &p->id);
+        rc = lx_wire_str(doc, b, "id", a, &p->id);
         if (rc == LX_OK)
-            rc = ant_str(doc, b, "name", a, &p->name);
+            rc = lx_wire_str(doc, b, "name", a, &p->name);
         if (lx_json_type(doc, in) == LX_JSON_OBJECT)
             p->args = lx_json_raw(doc, in);
         else if (in < 0 || lx_json_type(doc, in) == LX_JSON_NULL)
@@ -918,7 +840,7 @@ static int ant_parse_response(const struct lx_provider_call *call, struct lx_str
     struct lx_str s;
 
     lx_chat_resp_init(out);
-    ant_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     rc = lx_json_parse(&doc, body.ptr, body.len);
     if (rc == LX_ENOMEM)
         return ant_nomem(err);
@@ -928,7 +850,7 @@ static int ant_parse_response(const struct lx_provider_call *call, struct lx_str
     type = lx_json_get(&doc, 0, LX_STR("type"));
     if ((call != NULL && call->endpoint == LX_EP_COUNT_TOKENS) ||
         (content < 0 && type < 0 && lx_json_get(&doc, 0, LX_STR("input_tokens")) >= 0)) {
-        out->usage.input = ant_int(&doc, 0, "input_tokens");
+        out->usage.input = lx_wire_int(&doc, 0, "input_tokens");
         if (out->usage.input < 0)
             return ant_parse_fail(err, "count_tokens answer without input_tokens");
         return LX_OK;
@@ -936,8 +858,8 @@ static int ant_parse_response(const struct lx_provider_call *call, struct lx_str
     if (lx_json_type(&doc, content) != LX_JSON_ARRAY ||
         (type >= 0 && !lx_json_str_eq(&doc, type, LX_STR("message"))))
         return ant_parse_fail(err, "no content array");
-    if ((rc = ant_str(&doc, 0, "id", a, &out->id)) != LX_OK ||
-        (rc = ant_str(&doc, 0, "model", a, &out->model)) != LX_OK)
+    if ((rc = lx_wire_str(&doc, 0, "id", a, &out->id)) != LX_OK ||
+        (rc = lx_wire_str(&doc, 0, "model", a, &out->model)) != LX_OK)
         return rc == LX_ENOMEM ? ant_nomem(err) : ant_parse_fail(err, "bad id or model");
     ch = lx_arena_zalloc(a, sizeof(*ch));
     if (ch == NULL)
@@ -960,8 +882,8 @@ static int ant_parse_response(const struct lx_provider_call *call, struct lx_str
         if (kept)
             ch->message.n_parts++;
     }
-    if ((rc = ant_str(&doc, 0, "stop_reason", a, &s)) != LX_OK ||
-        (rc = ant_str(&doc, 0, "stop_sequence", a, &ch->stop_sequence)) != LX_OK)
+    if ((rc = lx_wire_str(&doc, 0, "stop_reason", a, &s)) != LX_OK ||
+        (rc = lx_wire_str(&doc, 0, "stop_sequence", a, &ch->stop_sequence)) != LX_OK)
         return rc == LX_ENOMEM ? ant_nomem(err) : ant_parse_fail(err, "bad stop_reason");
     ch->finish_raw = s;
     ch->finish = ant_finish(s);
@@ -996,9 +918,11 @@ static const struct {
 static bool ant_spend_limit(struct lx_str msg, struct lx_str detail_code)
 {
     return lx_str_eq(detail_code, LX_STR("enforced_spend_limit_reached")) ||
-           ant_contains_nocase(msg, "credit balance") || ant_contains_nocase(msg, "usage limit") ||
-           ant_contains_nocase(msg, "spend limit") || ant_contains_nocase(msg, "spending limit") ||
-           ant_contains_nocase(msg, "spend cap");
+           lx_wire_contains_nocase(msg, "credit balance") ||
+           lx_wire_contains_nocase(msg, "usage limit") ||
+           lx_wire_contains_nocase(msg, "spend limit") ||
+           lx_wire_contains_nocase(msg, "spending limit") ||
+           lx_wire_contains_nocase(msg, "spend cap");
 }
 
 /* etype: the error object's "type"; status 0 (a stream error): the status that type implies. */
@@ -1017,9 +941,9 @@ static void ant_classify(struct lx_str etype, struct lx_str msg, struct lx_str d
         status = implied ? implied : 500;
     if (t == LX_ERRT_UNSET)
         t = lx_err_type_from_status(status);
-    if (t == LX_ERRT_INVALID_REQUEST && (ant_contains_nocase(msg, "prompt is too long") ||
-                                         ant_contains_nocase(msg, "exceed context limit") ||
-                                         ant_contains_nocase(msg, "context window")))
+    if (t == LX_ERRT_INVALID_REQUEST && (lx_wire_contains_nocase(msg, "prompt is too long") ||
+                                         lx_wire_contains_nocase(msg, "exceed context limit") ||
+                                         lx_wire_contains_nocase(msg, "context window")))
         t = LX_ERRT_CONTEXT_LENGTH;
     if ((t == LX_ERRT_RATE_LIMIT || t == LX_ERRT_INVALID_REQUEST || t == LX_ERRT_PERMISSION) &&
         ant_spend_limit(msg, detail_code))
@@ -1032,7 +956,7 @@ static void ant_classify(struct lx_str etype, struct lx_str msg, struct lx_str d
     lx_upstream_error_defaults(out);
     if (t == LX_ERRT_QUOTA)
         out->retryable = false; /* the organisation's money: no key of it will do better */
-    if ((key.len >= 8 && ant_contains(msg, key)) || ant_contains(msg, LX_STR("sk-ant-")))
+    if ((key.len >= 8 && lx_wire_contains(msg, key)) || lx_wire_contains(msg, LX_STR("sk-ant-")))
         msg = LX_STR("the upstream rejected the credential (its message is withheld: it quoted "
                      "a key)");
     out->message = msg;
@@ -1046,29 +970,15 @@ static void ant_error_object(const struct lx_json *doc, struct lx_arena *a, int 
     struct lx_str etype = LX_STR_NULL, msg = LX_STR_NULL, dcode = LX_STR_NULL;
 
     if (lx_json_type(doc, e) == LX_JSON_OBJECT) {
-        (void)ant_str(doc, e, "type", a, &etype);
-        (void)ant_str(doc, e, "message", a, &msg);
-        (void)ant_str(doc, lx_json_get(doc, e, LX_STR("details")), "error_code", a, &dcode);
+        (void)lx_wire_str(doc, e, "type", a, &etype);
+        (void)lx_wire_str(doc, e, "message", a, &msg);
+        (void)lx_wire_str(doc, lx_json_get(doc, e, LX_STR("details")), "error_code", a, &dcode);
     } else if (lx_json_type(doc, e) == LX_JSON_STRING) {
         (void)lx_json_str(doc, e, a, &msg);
     } else {
-        (void)ant_str(doc, 0, "message", a, &msg);
+        (void)lx_wire_str(doc, 0, "message", a, &msg);
     }
     ant_classify(etype, msg, dcode, status, key, out);
-}
-
-/* Days since 1970-01-01 (Howard Hinnant's days_from_civil). */
-static int64_t ant_days(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
 }
 
 static int ant_digits(const char *p, int n)
@@ -1120,7 +1030,7 @@ static int64_t ant_rfc3339(struct lx_str v)
     } else {
         return -1;
     }
-    return ant_days(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 + mm * 60 + ss - off;
+    return lx_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 + mm * 60 + ss - off;
 }
 
 /* retry-after (seconds or a date); else the anthropic-ratelimit-*-reset of a limit whose
@@ -1160,16 +1070,6 @@ static int64_t ant_retry_after(const struct lx_header *h, size_t n, int64_t now_
     return best;
 }
 
-static struct lx_str ant_cut_utf8(struct lx_str s, size_t max)
-{
-    if (s.len <= max)
-        return s;
-    s.len = max;
-    while (s.len > 0 && ((unsigned char)s.ptr[s.len] & 0xC0) == 0x80)
-        s.len--;
-    return s;
-}
-
 static void ant_map_error(const struct lx_provider_call *call, int status,
                           const struct lx_header *headers, size_t n_headers, struct lx_str body,
                           struct lx_arena *a, struct lx_upstream_error *out)
@@ -1179,24 +1079,16 @@ static void ant_map_error(const struct lx_provider_call *call, int status,
 
     if (status <= 0)
         status = 500;
-    ant_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (body.len > 0 && lx_json_parse(&doc, body.ptr, body.len) == LX_OK &&
         lx_json_type(&doc, 0) == LX_JSON_OBJECT) {
         ant_error_object(&doc, a, status, key, out);
     } else {
-        ant_classify(LX_STR_NULL, ant_cut_utf8(lx_str_trim(body), ANT_MAX_MSG), LX_STR_NULL, status,
-                     key, out);
+        ant_classify(LX_STR_NULL, lx_wire_cut_utf8(lx_str_trim(body), ANT_MAX_MSG), LX_STR_NULL,
+                     status, key, out);
         out->code = LX_STR_NULL;
     }
-    if (out->message.len == 0) {
-        char *m = lx_arena_alloc(a, 48);
-
-        if (m != NULL) {
-            int w = snprintf(m, 48, "upstream error (HTTP %d)", status);
-
-            out->message = lx_str_make(m, w > 0 && w < 48 ? (size_t)w : 0);
-        }
-    }
+    lx_wire_default_message(a, status, out);
     out->retry_after_ms = ant_retry_after(headers, n_headers, call != NULL ? call->now_s : 0);
 }
 
@@ -1217,11 +1109,6 @@ struct ant_stream {
     struct ant_block *blocks;
     size_t n_blocks, cap;
 };
-
-static int ant_emit(const struct lx_delta_sink *sink, struct lx_delta *d)
-{
-    return sink->emit(sink->ctx, d);
-}
 
 static void ant_delta_init(struct lx_delta *d, enum lx_delta_type type)
 {
@@ -1284,12 +1171,12 @@ static int ant_ev_message_start(struct lx_stream_state *st, struct ant_stream *p
     if (lx_json_type(doc, m) != LX_JSON_OBJECT)
         return ant_ev_fail(err, "message_start without message");
     ant_delta_init(&d, LX_DELTA_START);
-    if ((rc = ant_str(doc, m, "id", st->scratch, &d.id)) != LX_OK ||
-        (rc = ant_str(doc, m, "model", st->scratch, &d.name)) != LX_OK)
+    if ((rc = lx_wire_str(doc, m, "id", st->scratch, &d.id)) != LX_OK ||
+        (rc = lx_wire_str(doc, m, "model", st->scratch, &d.name)) != LX_OK)
         return ant_ev_bad(err, rc, "message_start with a bad id or model");
     if (!ps->started) {
         ps->started = true;
-        rc = ant_emit(sink, &d);
+        rc = lx_wire_emit(sink, &d);
         if (rc != LX_OK)
             return rc;
     }
@@ -1299,7 +1186,7 @@ static int ant_ev_message_start(struct lx_stream_state *st, struct ant_stream *p
     d.usage.total = -1;
     if (d.usage.input < 0 && d.usage.cache_read < 0 && d.usage.cache_write < 0)
         return LX_OK;
-    return ant_emit(sink, &d);
+    return lx_wire_emit(sink, &d);
 }
 
 static int ant_ev_block_start(struct lx_stream_state *st, struct ant_stream *ps,
@@ -1326,31 +1213,31 @@ static int ant_ev_block_start(struct lx_stream_state *st, struct ant_stream *ps,
     if (lx_json_str_eq(doc, t, LX_STR("text"))) {
         blk->kind = ANT_K_TEXT;
         ant_delta_init(&d, LX_DELTA_TEXT);
-        if ((rc = ant_str(doc, cb, "text", st->scratch, &d.text)) != LX_OK)
+        if ((rc = lx_wire_str(doc, cb, "text", st->scratch, &d.text)) != LX_OK)
             return ant_ev_bad(err, rc, "bad text block");
-        return d.text.len > 0 ? ant_emit(sink, &d) : LX_OK;
+        return d.text.len > 0 ? lx_wire_emit(sink, &d) : LX_OK;
     }
     if (lx_json_str_eq(doc, t, LX_STR("thinking"))) {
         struct lx_str sig;
 
         blk->kind = ANT_K_THINKING;
         ant_delta_init(&d, LX_DELTA_THINKING);
-        if ((rc = ant_str(doc, cb, "thinking", st->scratch, &d.text)) != LX_OK ||
-            (rc = ant_str(doc, cb, "signature", st->scratch, &sig)) != LX_OK)
+        if ((rc = lx_wire_str(doc, cb, "thinking", st->scratch, &d.text)) != LX_OK ||
+            (rc = lx_wire_str(doc, cb, "signature", st->scratch, &sig)) != LX_OK)
             return ant_ev_bad(err, rc, "bad thinking block");
-        if (d.text.len > 0 && (rc = ant_emit(sink, &d)) != LX_OK)
+        if (d.text.len > 0 && (rc = lx_wire_emit(sink, &d)) != LX_OK)
             return rc;
         if (sig.len == 0)
             return LX_OK;
         ant_delta_init(&d, LX_DELTA_THINKING_SIGNATURE);
         d.text = sig;
-        return ant_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     if (lx_json_str_eq(doc, t, LX_STR("redacted_thinking"))) {
         ant_delta_init(&d, LX_DELTA_REDACTED_THINKING);
-        if ((rc = ant_str(doc, cb, "data", st->scratch, &d.text)) != LX_OK)
+        if ((rc = lx_wire_str(doc, cb, "data", st->scratch, &d.text)) != LX_OK)
             return ant_ev_bad(err, rc, "bad redacted_thinking block");
-        return ant_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     if (lx_json_str_eq(doc, t, LX_STR("tool_use"))) {
         int in = lx_json_get(doc, cb, LX_STR("input"));
@@ -1359,15 +1246,15 @@ static int ant_ev_block_start(struct lx_stream_state *st, struct ant_stream *ps,
         blk->tool = ps->n_tools++;
         ant_delta_init(&d, LX_DELTA_TOOL_CALL);
         d.tool_index = blk->tool;
-        if ((rc = ant_str(doc, cb, "id", st->scratch, &d.id)) != LX_OK ||
-            (rc = ant_str(doc, cb, "name", st->scratch, &d.name)) != LX_OK)
+        if ((rc = lx_wire_str(doc, cb, "id", st->scratch, &d.id)) != LX_OK ||
+            (rc = lx_wire_str(doc, cb, "name", st->scratch, &d.name)) != LX_OK)
             return ant_ev_bad(err, rc, "bad tool_use block");
         /* the input is {} and comes as fragments; a proxy that sends it whole is taken too */
         if (lx_json_type(doc, in) == LX_JSON_OBJECT && lx_json_count(doc, in) > 0) {
             d.text = lx_json_raw(doc, in);
             blk->args = true;
         }
-        return ant_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     blk->kind = ANT_K_OTHER; /* server_tool_use, web_search_tool_result...: not in the IR */
     return LX_OK;
@@ -1392,22 +1279,22 @@ static int ant_ev_block_delta(struct lx_stream_state *st, struct ant_stream *ps,
         return LX_OK;
     if (lx_json_str_eq(doc, t, LX_STR("text_delta"))) {
         ant_delta_init(&d, LX_DELTA_TEXT);
-        if ((rc = ant_str(doc, dl, "text", st->scratch, &d.text)) != LX_OK)
+        if ((rc = lx_wire_str(doc, dl, "text", st->scratch, &d.text)) != LX_OK)
             return ant_ev_bad(err, rc, "bad text_delta");
     } else if (lx_json_str_eq(doc, t, LX_STR("thinking_delta"))) {
         ant_delta_init(&d, LX_DELTA_THINKING);
-        if ((rc = ant_str(doc, dl, "thinking", st->scratch, &d.text)) != LX_OK)
+        if ((rc = lx_wire_str(doc, dl, "thinking", st->scratch, &d.text)) != LX_OK)
             return ant_ev_bad(err, rc, "bad thinking_delta");
     } else if (lx_json_str_eq(doc, t, LX_STR("signature_delta"))) {
         ant_delta_init(&d, LX_DELTA_THINKING_SIGNATURE);
-        if ((rc = ant_str(doc, dl, "signature", st->scratch, &d.text)) != LX_OK)
+        if ((rc = lx_wire_str(doc, dl, "signature", st->scratch, &d.text)) != LX_OK)
             return ant_ev_bad(err, rc, "bad signature_delta");
     } else if (lx_json_str_eq(doc, t, LX_STR("input_json_delta"))) {
         if (blk == NULL || blk->kind != ANT_K_TOOL)
             return ant_ev_fail(err, "input_json_delta outside a tool_use block");
         ant_delta_init(&d, LX_DELTA_TOOL_CALL);
         d.tool_index = blk->tool;
-        if ((rc = ant_str(doc, dl, "partial_json", st->scratch, &d.text)) != LX_OK)
+        if ((rc = lx_wire_str(doc, dl, "partial_json", st->scratch, &d.text)) != LX_OK)
             return ant_ev_bad(err, rc, "bad input_json_delta");
         if (d.text.len == 0)
             return LX_OK; /* the first fragment is often "": nothing to say */
@@ -1415,7 +1302,7 @@ static int ant_ev_block_delta(struct lx_stream_state *st, struct ant_stream *ps,
     } else {
         return LX_OK; /* citations_delta and delta types to come */
     }
-    return d.text.len > 0 ? ant_emit(sink, &d) : LX_OK;
+    return d.text.len > 0 ? lx_wire_emit(sink, &d) : LX_OK;
 }
 
 static int ant_ev_block_stop(struct ant_stream *ps, const struct lx_json *doc,
@@ -1435,7 +1322,7 @@ static int ant_ev_block_stop(struct ant_stream *ps, const struct lx_json *doc,
     ant_delta_init(&d, LX_DELTA_TOOL_CALL);
     d.tool_index = blk->tool;
     d.text = LX_STR("{}");
-    return ant_emit(sink, &d);
+    return lx_wire_emit(sink, &d);
 }
 
 static int ant_ev_message_delta(struct lx_stream_state *st, const struct lx_json *doc,
@@ -1449,12 +1336,12 @@ static int ant_ev_message_delta(struct lx_stream_state *st, const struct lx_json
     if (dl >= 0 && lx_json_type(doc, dl) != LX_JSON_OBJECT)
         return ant_ev_fail(err, "bad message_delta");
     ant_delta_init(&d, LX_DELTA_FINISH);
-    if ((rc = ant_str(doc, dl, "stop_reason", st->scratch, &d.finish_raw)) != LX_OK ||
-        (rc = ant_str(doc, dl, "stop_sequence", st->scratch, &d.stop_sequence)) != LX_OK)
+    if ((rc = lx_wire_str(doc, dl, "stop_reason", st->scratch, &d.finish_raw)) != LX_OK ||
+        (rc = lx_wire_str(doc, dl, "stop_sequence", st->scratch, &d.stop_sequence)) != LX_OK)
         return ant_ev_bad(err, rc, "bad stop_reason");
     if (d.finish_raw.len > 0) {
         d.finish = ant_finish(d.finish_raw);
-        rc = ant_emit(sink, &d);
+        rc = lx_wire_emit(sink, &d);
         if (rc != LX_OK)
             return rc;
     }
@@ -1462,7 +1349,7 @@ static int ant_ev_message_delta(struct lx_stream_state *st, const struct lx_json
         return LX_OK;
     ant_delta_init(&d, LX_DELTA_USAGE);
     ant_usage(doc, u, &d.usage);
-    return ant_emit(sink, &d);
+    return lx_wire_emit(sink, &d);
 }
 
 static int ant_ev_error(struct lx_stream_state *st, const struct lx_json *doc,
@@ -1479,7 +1366,7 @@ static int ant_ev_error(struct lx_stream_state *st, const struct lx_json *doc,
     ant_delta_init(&d, LX_DELTA_ERROR);
     d.error = e;
     st->failed = true;
-    return ant_emit(sink, &d);
+    return lx_wire_emit(sink, &d);
 }
 
 static int ant_parse_event(struct lx_stream_state *st, const struct lx_stream_event *ev,
@@ -1497,7 +1384,7 @@ static int ant_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
             return LX_ENOMEM;
         st->priv = ps;
     }
-    ant_json_init(&doc, st->scratch);
+    lx_wire_json_init(&doc, st->scratch);
     rc = lx_json_parse(&doc, ev->data.ptr, ev->data.len);
     if (rc == LX_ENOMEM)
         return ant_nomem(err);
@@ -1525,7 +1412,7 @@ static int ant_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
 
         ant_delta_init(&d, LX_DELTA_DONE);
         st->done = true;
-        return ant_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     if (lx_json_str_eq(&doc, t, LX_STR("error")))
         return ant_ev_error(st, &doc, sink);

@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/common.h"
 #include "core/str.h"
+#include "providers/wire.h"
 #include "sse/writer.h"
 #include "json/json.h"
 #include "json/writer.h"
@@ -992,22 +993,6 @@ static int fd_block_delta(struct fd_stream *fs, const char *dtype, const char *f
     return fd_ev_end(out, &w);
 }
 
-static void fd_merge_usage(struct lx_usage *u, const struct lx_usage *d)
-{
-    if (d->input >= 0)
-        u->input = d->input;
-    if (d->output >= 0)
-        u->output = d->output;
-    if (d->total >= 0)
-        u->total = d->total;
-    if (d->cache_read >= 0)
-        u->cache_read = d->cache_read;
-    if (d->cache_write >= 0)
-        u->cache_write = d->cache_write;
-    if (d->reasoning >= 0)
-        u->reasoning = d->reasoning;
-}
-
 static int fd_tool_delta(struct lx_fd_stream *st, struct fd_stream *fs, const struct lx_delta *dd,
                          struct lx_buf *out)
 {
@@ -1101,7 +1086,7 @@ static int fd_encode_delta(struct lx_fd_stream *st, const struct lx_delta *d, st
             fd_msg_id(d->id, st->created, fs->id, sizeof(fs->id));
         return LX_OK; /* message_start waits for the first content: usage may come first */
     case LX_DELTA_USAGE:
-        fd_merge_usage(&st->usage, &d->usage);
+        lx_wire_usage_merge(&st->usage, &d->usage);
         return LX_OK;
     case LX_DELTA_FINISH: {
         fs->finish = d->finish;

@@ -17,6 +17,7 @@
 #include "core/str.h"
 #include "providers/provider.h"
 #include "providers/sigv4.h"
+#include "providers/wire.h"
 #include "json/json.h"
 #include "json/writer.h"
 
@@ -38,44 +39,18 @@
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static bool bd_contains_nocase(struct lx_str hay, const char *lit)
-{
-    struct lx_str n = lx_str_cstr(lit);
-
-    if (n.len == 0 || hay.len < n.len)
-        return false;
-    for (size_t i = 0; i + n.len <= hay.len; i++)
-        if (lx_str_eq_nocase(lx_str_make(hay.ptr + i, n.len), n))
-            return true;
-    return false;
-}
-
-static bool bd_contains(struct lx_str hay, struct lx_str n)
-{
-    if (n.len == 0 || hay.len < n.len)
-        return false;
-    for (size_t i = 0; i + n.len <= hay.len; i++)
-        if (memcmp(hay.ptr + i, n.ptr, n.len) == 0)
-            return true;
-    return false;
-}
-
-static bool bd_type_is(const struct lx_provider_call *call, const char *type)
-{
-    return call != NULL && call->conf != NULL && call->conf->type != NULL &&
-           strcmp(call->conf->type, type) == 0;
-}
-
 /* InvokeModel with the Anthropic body: only when configured so, and only for Anthropic ids
  * ("anthropic.claude-…", "us.anthropic.claude-…", ARNs of Anthropic inference profiles). */
 static bool bd_invoke_mode(const struct lx_provider_call *call)
 {
-    return bd_type_is(call, "bedrock-invoke") && bd_contains(call->model, LX_STR("anthropic."));
+    return lx_wire_type_is(call, "bedrock-invoke") &&
+           lx_wire_contains(call->model, LX_STR("anthropic."));
 }
 
 static bool bd_is_claude(struct lx_str model)
 {
-    return bd_contains(model, LX_STR("anthropic.")) || bd_contains(model, LX_STR("claude"));
+    return lx_wire_contains(model, LX_STR("anthropic.")) ||
+           lx_wire_contains(model, LX_STR("claude"));
 }
 
 static int bd_parse(struct lx_json *doc, struct lx_arena *a, struct lx_str s)
@@ -97,15 +72,6 @@ static struct lx_str bd_get_str(const struct lx_json *doc, int obj, const char *
     return s;
 }
 
-static int64_t bd_get_int(const struct lx_json *doc, int obj, const char *key)
-{
-    int64_t v;
-
-    if (lx_json_int64(doc, lx_json_get(doc, obj, lx_str_cstr(key)), &v) != LX_OK || v < 0)
-        return -1;
-    return v;
-}
-
 /* Compact JSON text of token i, in a (whitespace dropped). LX_STR_NULL on failure. */
 static struct lx_str bd_compact(const struct lx_json *doc, int i, struct lx_arena *a)
 {
@@ -118,32 +84,6 @@ static struct lx_str bd_compact(const struct lx_json *doc, int i, struct lx_aren
         out = lx_arena_dup(a, lx_buf_str(&b));
     lx_buf_release(&b);
     return out;
-}
-
-/* Percent-encodes everything but unreserved characters: the model id as one path segment
- * (':' -> %3A, an ARN's '/' -> %2F). */
-static struct lx_str bd_path_escape(struct lx_arena *a, struct lx_str s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *p = lx_arena_alloc(a, s.len * 3 + 1);
-    size_t n = 0;
-
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            p[n++] = (char)c;
-        } else {
-            p[n++] = '%';
-            p[n++] = hex[c >> 4];
-            p[n++] = hex[c & 15];
-        }
-    }
-    p[n] = '\0';
-    return lx_str_make(p, n);
 }
 
 /* Standard base64 (with or without padding) -> bytes in a. LX_EPARSE on other characters. */
@@ -227,11 +167,11 @@ static const struct bd_exc *bd_exc_find(struct lx_str name)
 
 static bool bd_context_overflow(struct lx_str msg)
 {
-    return bd_contains_nocase(msg, "input is too long") ||
-           bd_contains_nocase(msg, "too many input tokens") ||
-           bd_contains_nocase(msg, "prompt is too long") ||
-           bd_contains_nocase(msg, "maximum context length") ||
-           bd_contains_nocase(msg, "context window");
+    return lx_wire_contains_nocase(msg, "input is too long") ||
+           lx_wire_contains_nocase(msg, "too many input tokens") ||
+           lx_wire_contains_nocase(msg, "prompt is too long") ||
+           lx_wire_contains_nocase(msg, "maximum context length") ||
+           lx_wire_contains_nocase(msg, "context window");
 }
 
 /* True when msg quotes a piece (8+ bytes) of the credential: AWS signature errors can echo the
@@ -242,7 +182,7 @@ static bool bd_quotes_key(struct lx_str msg, struct lx_str key)
 
     for (size_t i = 0; i <= key.len; i++) {
         if (i == key.len || key.ptr[i] == ':') {
-            if (i - start >= 8 && bd_contains(msg, lx_str_make(key.ptr + start, i - start)))
+            if (i - start >= 8 && lx_wire_contains(msg, lx_str_make(key.ptr + start, i - start)))
                 return true;
             start = i + 1;
         }
@@ -265,8 +205,8 @@ static void bd_classify(struct lx_upstream_error *out, struct lx_str name, struc
     if (out->type == LX_ERRT_INVALID_REQUEST && bd_context_overflow(msg))
         out->type = LX_ERRT_CONTEXT_LENGTH;
     if (out->status == 403 &&
-        (bd_contains_nocase(msg, "signature") || bd_contains_nocase(msg, "security token") ||
-         bd_contains_nocase(msg, "api key")))
+        (lx_wire_contains_nocase(msg, "signature") ||
+         lx_wire_contains_nocase(msg, "security token") || lx_wire_contains_nocase(msg, "api key")))
         out->type = LX_ERRT_AUTHENTICATION;
     if (out->type == LX_ERRT_AUTHENTICATION) {
         /* keep the first line: the rest is the canonical request AWS expected */
@@ -428,7 +368,7 @@ static int bd_target(const struct lx_provider_call *call, const char *op, bool s
     const struct lx_config_provider *conf = call->conf;
     struct lx_str base = conf != NULL ? lx_str_cstr(conf->base_url) : LX_STR_NULL;
     struct lx_str region = conf != NULL ? lx_str_cstr(conf->region) : LX_STR_NULL;
-    struct lx_str model = bd_path_escape(a, call->model), suffix;
+    struct lx_str model = lx_wire_path_escape(a, call->model), suffix;
     struct lx_buf sb = LX_BUF_INIT(BD_SIG_BUF);
     struct lx_header *h;
     struct bd_url u;
@@ -995,10 +935,7 @@ static void bd_write_inference(struct bd_enc *e)
     }
     if (req->n_stop > 0) {
         lx_json_write_key(w, LX_STR("stopSequences"));
-        lx_json_write_array_begin(w);
-        for (size_t i = 0; i < req->n_stop; i++)
-            lx_json_write_str(w, req->stop[i]);
-        lx_json_write_array_end(w);
+        lx_wire_write_strs(w, req->stop, req->n_stop);
     }
     lx_json_write_object_end(w);
 }
@@ -1266,9 +1203,9 @@ static enum lx_finish bd_finish(struct lx_str r)
 static struct lx_usage bd_usage(const struct lx_json *doc, int u)
 {
     struct lx_usage us = LX_USAGE_INIT;
-    int64_t in = bd_get_int(doc, u, "inputTokens"), out = bd_get_int(doc, u, "outputTokens");
-    int64_t cr = bd_get_int(doc, u, "cacheReadInputTokens");
-    int64_t cw = bd_get_int(doc, u, "cacheWriteInputTokens");
+    int64_t in = lx_wire_int(doc, u, "inputTokens"), out = lx_wire_int(doc, u, "outputTokens");
+    int64_t cr = lx_wire_int(doc, u, "cacheReadInputTokens");
+    int64_t cw = lx_wire_int(doc, u, "cacheWriteInputTokens");
 
     if (lx_json_type(doc, u) != LX_JSON_OBJECT)
         return us;
@@ -1280,7 +1217,7 @@ static struct lx_usage bd_usage(const struct lx_json *doc, int u)
     if (us.input >= 0 && out >= 0)
         us.total = us.input + out;
     else
-        us.total = bd_get_int(doc, u, "totalTokens");
+        us.total = lx_wire_int(doc, u, "totalTokens");
     return us;
 }
 
@@ -1406,7 +1343,7 @@ static int bd_parse_response(const struct lx_provider_call *call, struct lx_str 
         if (rc == LX_ENOMEM)
             return rc;
         if (rc != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT ||
-            (out->usage.input = bd_get_int(&doc, 0, "inputTokens")) < 0) {
+            (out->usage.input = lx_wire_int(&doc, 0, "inputTokens")) < 0) {
             lx_err_set(err, LX_EPARSE, 502, "bedrock: the CountTokens answer is malformed");
             return LX_EPARSE;
         }
@@ -1433,18 +1370,6 @@ struct bd_stream {
     struct lx_stream_state inner;      /* InvokeModel: the Anthropic decoder's state */
 };
 
-static void bd_delta_init(struct lx_delta *d, enum lx_delta_type t)
-{
-    memset(d, 0, sizeof(*d));
-    d->type = t;
-    d->usage = (struct lx_usage)LX_USAGE_INIT;
-}
-
-static int bd_emit(const struct lx_delta_sink *sink, const struct lx_delta *d)
-{
-    return sink->emit(sink->ctx, d);
-}
-
 /* An exception frame (or an error frame) -> one LX_DELTA_ERROR. */
 static int bd_stream_error(struct lx_stream_state *st, const struct lx_stream_event *ev,
                            const struct lx_delta_sink *sink)
@@ -1468,9 +1393,9 @@ static int bd_stream_error(struct lx_stream_state *st, const struct lx_stream_ev
         msg = LX_STR("the upstream stream failed");
     bd_classify(e, ev->event, msg, 0, st->call != NULL ? st->call->key : LX_STR_NULL);
     st->failed = true;
-    bd_delta_init(&d, LX_DELTA_ERROR);
+    lx_wire_delta_init(&d, LX_DELTA_ERROR);
     d.error = e;
-    return bd_emit(sink, &d);
+    return lx_wire_emit(sink, &d);
 }
 
 static int bd_start(struct lx_stream_state *st, struct bd_stream *s,
@@ -1482,8 +1407,8 @@ static int bd_start(struct lx_stream_state *st, struct bd_stream *s,
     if (s->started)
         return LX_OK;
     s->started = true;
-    bd_delta_init(&d, LX_DELTA_START);
-    return bd_emit(sink, &d);
+    lx_wire_delta_init(&d, LX_DELTA_START);
+    return lx_wire_emit(sink, &d);
 }
 
 static int bd_block_index(const struct lx_json *doc, int obj, size_t *out)
@@ -1510,7 +1435,7 @@ static int bd_on_block_start(struct lx_stream_state *st, struct bd_stream *s,
         return LX_OK; /* other block kinds carry nothing to announce */
     if (s->block_tool[bi] != 0 || s->n_tools >= (int)BD_MAX_BLOCKS)
         return LX_EPARSE;
-    bd_delta_init(&d, LX_DELTA_TOOL_CALL);
+    lx_wire_delta_init(&d, LX_DELTA_TOOL_CALL);
     d.id = bd_get_str(doc, tu, "toolUseId", st->scratch);
     d.name = bd_get_str(doc, tu, "name", st->scratch);
     if (d.id.len == 0 || d.name.len == 0)
@@ -1523,7 +1448,7 @@ static int bd_on_block_start(struct lx_stream_state *st, struct bd_stream *s,
     d.tool_index = s->n_tools++;
     s->block_tool[bi] = (int16_t)(d.tool_index + 1);
     d.text = LX_STR("");
-    return bd_emit(sink, &d);
+    return lx_wire_emit(sink, &d);
 }
 
 static int bd_on_block_delta(struct lx_stream_state *st, struct bd_stream *s,
@@ -1536,12 +1461,12 @@ static int bd_on_block_delta(struct lx_stream_state *st, struct bd_stream *s,
     if (bd_block_index(doc, 0, &bi) != LX_OK || lx_json_type(doc, delta) != LX_JSON_OBJECT)
         return LX_EPARSE;
     if ((v = lx_json_get(doc, delta, LX_STR("text"))) >= 0) {
-        bd_delta_init(&d, LX_DELTA_TEXT);
+        lx_wire_delta_init(&d, LX_DELTA_TEXT);
         if (lx_json_type(doc, v) != LX_JSON_STRING)
             return LX_EPARSE;
         if (lx_json_str(doc, v, st->scratch, &d.text) != LX_OK)
             return LX_ENOMEM;
-        return bd_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     if ((v = lx_json_get(doc, delta, LX_STR("toolUse"))) >= 0) {
         int in = lx_json_get(doc, v, LX_STR("input"));
@@ -1549,31 +1474,31 @@ static int bd_on_block_delta(struct lx_stream_state *st, struct bd_stream *s,
         if (s->block_tool[bi] == 0 || lx_json_type(doc, in) != LX_JSON_STRING)
             return LX_EPARSE; /* input for a block that never started as a tool */
         if (s->block_tool[bi] < 0) {
-            bd_delta_init(&d, LX_DELTA_TEXT);
+            lx_wire_delta_init(&d, LX_DELTA_TEXT);
         } else {
-            bd_delta_init(&d, LX_DELTA_TOOL_CALL);
+            lx_wire_delta_init(&d, LX_DELTA_TOOL_CALL);
             d.tool_index = s->block_tool[bi] - 1;
         }
         if (lx_json_str(doc, in, st->scratch, &d.text) != LX_OK)
             return LX_ENOMEM;
-        return bd_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     if ((v = lx_json_get(doc, delta, LX_STR("reasoningContent"))) >= 0) {
         int f;
 
         if ((f = lx_json_get(doc, v, LX_STR("text"))) >= 0)
-            bd_delta_init(&d, LX_DELTA_THINKING);
+            lx_wire_delta_init(&d, LX_DELTA_THINKING);
         else if ((f = lx_json_get(doc, v, LX_STR("signature"))) >= 0)
-            bd_delta_init(&d, LX_DELTA_THINKING_SIGNATURE);
+            lx_wire_delta_init(&d, LX_DELTA_THINKING_SIGNATURE);
         else if ((f = lx_json_get(doc, v, LX_STR("redactedContent"))) >= 0)
-            bd_delta_init(&d, LX_DELTA_REDACTED_THINKING);
+            lx_wire_delta_init(&d, LX_DELTA_REDACTED_THINKING);
         else
             return LX_OK;
         if (lx_json_type(doc, f) != LX_JSON_STRING)
             return LX_EPARSE;
         if (lx_json_str(doc, f, st->scratch, &d.text) != LX_OK)
             return LX_ENOMEM;
-        return bd_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     return LX_OK; /* citations and future delta kinds */
 }
@@ -1608,7 +1533,7 @@ static int bd_converse_event(struct lx_stream_state *st, struct bd_stream *s,
         rc = bd_start(st, s, sink);
         if (rc != LX_OK)
             return rc;
-        bd_delta_init(&d, LX_DELTA_FINISH);
+        lx_wire_delta_init(&d, LX_DELTA_FINISH);
         d.finish_raw = bd_get_str(&doc, 0, "stopReason", st->scratch);
         if (d.finish_raw.len == 0)
             return LX_EPARSE;
@@ -1619,18 +1544,18 @@ static int bd_converse_event(struct lx_stream_state *st, struct bd_stream *s,
         d.stop_sequence = bd_get_str(&doc, lx_json_get(&doc, amrf, LX_STR("delta")),
                                      "stop_sequence", st->scratch);
         s->finished = true;
-        return bd_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     if (lx_str_eq(ev->event, LX_STR("metadata"))) {
         /* the last event of a ConverseStream: usage, then the end */
-        bd_delta_init(&d, LX_DELTA_USAGE);
+        lx_wire_delta_init(&d, LX_DELTA_USAGE);
         d.usage = bd_usage(&doc, lx_json_get(&doc, 0, LX_STR("usage")));
-        rc = bd_emit(sink, &d);
+        rc = lx_wire_emit(sink, &d);
         if (rc != LX_OK)
             return rc;
-        bd_delta_init(&d, LX_DELTA_DONE);
+        lx_wire_delta_init(&d, LX_DELTA_DONE);
         st->done = true;
-        return bd_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     return LX_OK; /* unknown event types are ignored (forward compatible) */
 }
@@ -1712,10 +1637,13 @@ static int bd_parse_event(struct lx_stream_state *st, const struct lx_stream_eve
 
 static bool bd_is_titan(struct lx_str model)
 {
-    return bd_contains(model, LX_STR("amazon.titan-embed"));
+    return lx_wire_contains(model, LX_STR("amazon.titan-embed"));
 }
 
-static bool bd_is_cohere(struct lx_str model) { return bd_contains(model, LX_STR("cohere.embed")); }
+static bool bd_is_cohere(struct lx_str model)
+{
+    return lx_wire_contains(model, LX_STR("cohere.embed"));
+}
 
 static int bd_build_embeddings(const struct lx_provider_call *call, const struct lx_embed_req *req,
                                struct lx_arena *a, struct lx_upstream_req *out, struct lx_err *err)
@@ -1739,7 +1667,7 @@ static int bd_build_embeddings(const struct lx_provider_call *call, const struct
                        req->n_inputs);
             return LX_EINVAL;
         }
-        if (req->dimensions > 0 && bd_contains(call->model, LX_STR("titan-embed-text-v1"))) {
+        if (req->dimensions > 0 && lx_wire_contains(call->model, LX_STR("titan-embed-text-v1"))) {
             lx_buf_release(&b);
             lx_err_set(err, LX_EINVAL, 400,
                        "bedrock: amazon.titan-embed-text-v1 has a fixed size: dimensions is not "
@@ -1810,7 +1738,7 @@ static int bd_parse_embeddings(const struct lx_provider_call *call, struct lx_st
             return LX_ENOMEM;
         out->vectors[0] = lx_json_raw(&doc, v);
         out->n_vectors = 1;
-        out->usage.input = bd_get_int(&doc, 0, "inputTextTokenCount");
+        out->usage.input = lx_wire_int(&doc, 0, "inputTextTokenCount");
         out->usage.total = out->usage.input;
         return LX_OK;
     }

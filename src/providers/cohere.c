@@ -12,9 +12,10 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/str.h"
+#include "providers/provider.h"
+#include "providers/wire.h"
 #include "json/json.h"
 #include "json/writer.h"
-#include "providers/provider.h"
 
 #define COH_MAX_BODY ((size_t)64 << 20)
 #define COH_MAX_MSG 512u
@@ -23,129 +24,12 @@
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static struct lx_str coh_concat(struct lx_arena *a, const struct lx_str *parts, size_t n)
-{
-    size_t len = 0, off = 0;
-    char *p;
-
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > SIZE_MAX / 2 - len)
-            return LX_STR_NULL;
-        len += parts[i].len;
-    }
-    p = lx_arena_alloc(a, len + 1);
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > 0)
-            memcpy(p + off, parts[i].ptr, parts[i].len);
-        off += parts[i].len;
-    }
-    p[len] = '\0';
-    return lx_str_make(p, len);
-}
-
-static bool coh_contains_nocase(struct lx_str hay, const char *lit)
-{
-    struct lx_str n = lx_str_cstr(lit);
-
-    if (n.len == 0 || hay.len < n.len)
-        return false;
-    for (size_t i = 0; i + n.len <= hay.len; i++)
-        if (lx_str_eq_nocase(lx_str_make(hay.ptr + i, n.len), n))
-            return true;
-    return false;
-}
-
-static bool coh_contains(struct lx_str hay, struct lx_str needle)
-{
-    if (needle.len == 0 || hay.len < needle.len)
-        return false;
-    for (size_t i = 0; i + needle.len <= hay.len; i++)
-        if (memcmp(hay.ptr + i, needle.ptr, needle.len) == 0)
-            return true;
-    return false;
-}
-
-static struct lx_str coh_cut_utf8(struct lx_str s, size_t max)
-{
-    if (s.len <= max)
-        return s;
-    s.len = max;
-    while (s.len > 0 && ((unsigned char)s.ptr[s.len] & 0xC0) == 0x80)
-        s.len--;
-    return s;
-}
-
 /* URL, method and headers: Content-Type, Accept, Bearer key, the configured headers. */
 static int coh_target(const struct lx_provider_call *call, const char *path, struct lx_arena *a,
                       struct lx_upstream_req *out, struct lx_err *err)
 {
-    const struct lx_config_provider *conf = call->conf;
-    struct lx_str parts[2];
-    size_t n = 0, max;
-    struct lx_header *h;
-
-    memset(out, 0, sizeof(*out));
-    parts[0] = conf != NULL && conf->base_url != NULL ? lx_str_cstr(conf->base_url)
-                                                      : LX_STR("https://api.cohere.com");
-    parts[1] = lx_str_cstr(path);
-    out->method = LX_STR("POST");
-    out->url = coh_concat(a, parts, 2);
-    max = 3 + (conf != NULL ? conf->n_headers : 0);
-    h = lx_arena_zalloc(a, max * sizeof(*h));
-    if (out->url.ptr == NULL || h == NULL) {
-        lx_err_set(err, LX_ENOMEM, 500, "out of memory building the upstream request");
-        return LX_ENOMEM;
-    }
-    h[n++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
-    h[n++] = (struct lx_header){LX_STR("Accept"), call->stream && call->endpoint == LX_EP_CHAT
-                                                      ? LX_STR("text/event-stream")
-                                                      : LX_STR("application/json")};
-    if (call->key.len > 0) {
-        struct lx_str bp[2] = {LX_STR("Bearer "), call->key};
-        struct lx_str v = coh_concat(a, bp, 2);
-
-        if (v.ptr == NULL) {
-            lx_err_set(err, LX_ENOMEM, 500, "out of memory building the upstream request");
-            return LX_ENOMEM;
-        }
-        h[n++] = (struct lx_header){LX_STR("Authorization"), v};
-    }
-    for (size_t i = 0; conf != NULL && i < conf->n_headers; i++)
-        if (lx_header_find(h, n, conf->headers[i].name) == NULL)
-            h[n++] = conf->headers[i];
-    out->headers = h;
-    out->n_headers = n;
-    return LX_OK;
-}
-
-static int coh_body_done(struct lx_json_writer *w, struct lx_buf *b, struct lx_arena *a,
-                         struct lx_str *body, struct lx_err *err)
-{
-    int rc = lx_json_writer_finish(w);
-
-    if (rc == LX_OK && b->err != LX_OK)
-        rc = b->err;
-    if (rc == LX_OK) {
-        *body = lx_arena_dup(a, lx_buf_str(b));
-        if (body->ptr == NULL)
-            rc = LX_ENOMEM;
-    }
-    lx_buf_release(b);
-    if (rc == LX_ETOOBIG)
-        lx_err_set(err, rc, 413, "request too large for the upstream body limit");
-    else if (rc != LX_OK)
-        lx_err_set(err, rc, 500, "could not encode the upstream request: %s", lx_strerror(rc));
-    return rc;
-}
-
-static void coh_write_num(struct lx_json_writer *w, const char *key, const struct lx_num *n)
-{
-    if (n->raw.len == 0)
-        return;
-    lx_json_write_key(w, lx_str_cstr(key));
-    lx_json_write_raw(w, n->raw);
+    return lx_wire_bearer_target(call, LX_STR("https://api.cohere.com"), path,
+                                 LX_STR("text/event-stream"), a, out, err);
 }
 
 /* ---- request body ----------------------------------------------------------------------- */
@@ -238,7 +122,7 @@ static int coh_write_user(struct lx_json_writer *w, const struct lx_msg *m, stru
                     struct lx_str dp[4] = {LX_STR("data:"), p->media_type, LX_STR(";base64,"),
                                            p->data};
 
-                    url = coh_concat(a, dp, 4);
+                    url = lx_wire_concat(a, dp, 4);
                     if (url.ptr == NULL) {
                         lx_err_set(err, LX_ENOMEM, 500, "out of memory");
                         return LX_ENOMEM;
@@ -261,41 +145,11 @@ static int coh_write_user(struct lx_json_writer *w, const struct lx_msg *m, stru
     return LX_OK;
 }
 
-/* The text of every part of one type, joined (in a; a slice of the part when only one). */
-static struct lx_str coh_join_parts(const struct lx_msg *m, enum lx_part_type type,
-                                    struct lx_arena *a)
-{
-    size_t len = 0, n = 0, off = 0;
-    struct lx_str one = LX_STR_NULL;
-    char *p;
-
-    for (size_t i = 0; i < m->n_parts; i++) {
-        if (m->parts[i].type != type)
-            continue;
-        one = m->parts[i].text;
-        len += one.len;
-        n++;
-    }
-    if (n <= 1)
-        return one;
-    p = lx_arena_alloc(a, len + 1);
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < m->n_parts; i++) {
-        if (m->parts[i].type != type || m->parts[i].text.len == 0)
-            continue;
-        memcpy(p + off, m->parts[i].text.ptr, m->parts[i].text.len);
-        off += m->parts[i].text.len;
-    }
-    p[len] = '\0';
-    return lx_str_make(p, len);
-}
-
 static int coh_write_assistant(struct lx_json_writer *w, const struct lx_msg *m,
                                struct lx_arena *a, struct lx_err *err)
 {
-    struct lx_str text = coh_join_parts(m, LX_PART_TEXT, a);
-    struct lx_str plan = coh_join_parts(m, LX_PART_THINKING, a);
+    struct lx_str text = lx_wire_join_parts(m->parts, m->n_parts, LX_PART_TEXT, a);
+    struct lx_str plan = lx_wire_join_parts(m->parts, m->n_parts, LX_PART_THINKING, a);
     size_t n_calls = 0;
 
     for (size_t i = 0; i < m->n_parts; i++) {
@@ -367,7 +221,7 @@ static int coh_write_messages(struct lx_json_writer *w, const struct lx_chat_req
             COH_KEY(w, "role");
             lx_json_write_str(w, LX_STR("system"));
             COH_KEY(w, "content");
-            lx_json_write_str(w, coh_join_parts(m, LX_PART_TEXT, a));
+            lx_json_write_str(w, lx_wire_join_parts(m->parts, m->n_parts, LX_PART_TEXT, a));
             lx_json_write_object_end(w);
             break;
         case LX_ROLE_USER: rc = coh_write_user(w, m, a, err); break;
@@ -462,20 +316,17 @@ static int coh_chat_body(const struct lx_provider_call *call, const struct lx_ch
         COH_KEY(&w, "max_tokens");
         lx_json_write_int(&w, req->max_tokens);
     }
-    coh_write_num(&w, "temperature", &req->temperature);
-    coh_write_num(&w, "p", &req->top_p);
+    lx_wire_write_num(&w, "temperature", &req->temperature);
+    lx_wire_write_num(&w, "p", &req->top_p);
     if (req->top_k >= 0) {
         COH_KEY(&w, "k");
         lx_json_write_int(&w, req->top_k);
     }
-    coh_write_num(&w, "frequency_penalty", &req->frequency_penalty);
-    coh_write_num(&w, "presence_penalty", &req->presence_penalty);
+    lx_wire_write_num(&w, "frequency_penalty", &req->frequency_penalty);
+    lx_wire_write_num(&w, "presence_penalty", &req->presence_penalty);
     if (req->n_stop > 0) {
         COH_KEY(&w, "stop_sequences");
-        lx_json_write_array_begin(&w);
-        for (size_t i = 0; i < req->n_stop; i++)
-            lx_json_write_str(&w, req->stop[i]);
-        lx_json_write_array_end(&w);
+        lx_wire_write_strs(&w, req->stop, req->n_stop);
     }
     if (req->has_seed) {
         COH_KEY(&w, "seed");
@@ -512,7 +363,7 @@ static int coh_chat_body(const struct lx_provider_call *call, const struct lx_ch
     COH_KEY(&w, "stream");
     lx_json_write_bool(&w, call->stream);
     lx_json_write_object_end(&w);
-    return coh_body_done(&w, &b, a, body, err);
+    return lx_wire_body_done(&w, &b, a, body, err);
 }
 
 static int coh_build_request(const struct lx_provider_call *call, const struct lx_chat_req *req,
@@ -531,36 +382,6 @@ static int coh_build_request(const struct lx_provider_call *call, const struct l
 }
 
 /* ---- decoding --------------------------------------------------------------------------- */
-
-static void coh_json_init(struct lx_json *doc, struct lx_arena *a)
-{
-    lx_json_init(doc, NULL);
-    lx_json_use_arena(doc, a);
-}
-
-static int64_t coh_int(const struct lx_json *doc, int obj, const char *key)
-{
-    int64_t v;
-    int t = lx_json_get(doc, obj, lx_str_cstr(key));
-
-    if (t < 0 || lx_json_int64(doc, t, &v) != LX_OK || v < 0)
-        return -1;
-    return v;
-}
-
-/* A string member decoded into a; empty when absent or null, LX_EPARSE when not a string. */
-static int coh_str(const struct lx_json *doc, int obj, const char *key, struct lx_arena *a,
-                   struct lx_str *out)
-{
-    int t = lx_json_get(doc, obj, lx_str_cstr(key));
-
-    *out = LX_STR_NULL;
-    if (t < 0 || lx_json_type(doc, t) == LX_JSON_NULL)
-        return LX_OK;
-    if (lx_json_type(doc, t) != LX_JSON_STRING)
-        return LX_EPARSE;
-    return lx_json_str(doc, t, a, out);
-}
 
 static enum lx_finish coh_finish(struct lx_str raw)
 {
@@ -586,10 +407,10 @@ static void coh_usage(const struct lx_json *doc, int u, struct lx_usage *out)
     if (lx_json_type(doc, t) != LX_JSON_OBJECT)
         t = lx_json_get(doc, u, LX_STR("billed_units"));
     if (lx_json_type(doc, t) == LX_JSON_OBJECT) {
-        out->input = coh_int(doc, t, "input_tokens");
-        out->output = coh_int(doc, t, "output_tokens");
+        out->input = lx_wire_int(doc, t, "input_tokens");
+        out->output = lx_wire_int(doc, t, "output_tokens");
     }
-    out->cache_read = coh_int(doc, u, "cached_tokens");
+    out->cache_read = lx_wire_int(doc, u, "cached_tokens");
     if (out->input >= 0 && out->output >= 0)
         out->total = out->input + out->output;
 }
@@ -621,7 +442,7 @@ static int coh_parse_response(const struct lx_provider_call *call, struct lx_str
 
     (void)call;
     lx_chat_resp_init(out);
-    coh_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto bad;
     msg = lx_json_get(&doc, 0, LX_STR("message"));
@@ -642,8 +463,8 @@ static int coh_parse_response(const struct lx_provider_call *call, struct lx_str
     parts = lx_arena_zalloc(a, cap * sizeof(*parts));
     if (ch == NULL || parts == NULL)
         return LX_ENOMEM;
-    if (coh_str(&doc, 0, "id", a, &out->id) != LX_OK ||
-        coh_str(&doc, msg, "tool_plan", a, &plan) != LX_OK)
+    if (lx_wire_str(&doc, 0, "id", a, &out->id) != LX_OK ||
+        lx_wire_str(&doc, msg, "tool_plan", a, &plan) != LX_OK)
         goto bad;
     if (plan.len > 0) {
         parts[n].type = LX_PART_THINKING;
@@ -656,11 +477,11 @@ static int coh_parse_response(const struct lx_provider_call *call, struct lx_str
         if (lx_json_type(&doc, c) != LX_JSON_OBJECT)
             goto bad;
         if (lx_json_str_eq(&doc, ty, LX_STR("text"))) {
-            if (coh_str(&doc, c, "text", a, &s) != LX_OK)
+            if (lx_wire_str(&doc, c, "text", a, &s) != LX_OK)
                 goto bad;
             parts[n].type = LX_PART_TEXT;
         } else if (lx_json_str_eq(&doc, ty, LX_STR("thinking"))) {
-            if (coh_str(&doc, c, "thinking", a, &s) != LX_OK)
+            if (lx_wire_str(&doc, c, "thinking", a, &s) != LX_OK)
                 goto bad;
             parts[n].type = LX_PART_THINKING;
         } else {
@@ -675,8 +496,8 @@ static int coh_parse_response(const struct lx_provider_call *call, struct lx_str
         if (lx_json_type(&doc, fn) != LX_JSON_OBJECT)
             goto bad;
         p->type = LX_PART_TOOL_CALL;
-        if (coh_str(&doc, c, "id", a, &p->id) != LX_OK ||
-            coh_str(&doc, fn, "name", a, &p->name) != LX_OK ||
+        if (lx_wire_str(&doc, c, "id", a, &p->id) != LX_OK ||
+            lx_wire_str(&doc, fn, "name", a, &p->name) != LX_OK ||
             coh_args(&doc, fn, a, &p->args) != LX_OK)
             goto bad;
         if (p->args.len == 0)
@@ -687,7 +508,7 @@ static int coh_parse_response(const struct lx_provider_call *call, struct lx_str
     ch->message.role = LX_ROLE_ASSISTANT;
     ch->message.parts = parts;
     ch->message.n_parts = n;
-    rc = coh_str(&doc, 0, "finish_reason", a, &ch->finish_raw);
+    rc = lx_wire_str(&doc, 0, "finish_reason", a, &ch->finish_raw);
     if (rc != LX_OK)
         goto bad;
     ch->finish = coh_finish(ch->finish_raw);
@@ -708,13 +529,6 @@ struct coh_stream {
     int cur;     /* tool_index of the call being streamed, -1 none */
 };
 
-static void coh_delta_init(struct lx_delta *d, enum lx_delta_type type)
-{
-    memset(d, 0, sizeof(*d));
-    d->type = type;
-    d->usage = (struct lx_usage)LX_USAGE_INIT;
-}
-
 static int coh_emit_text(const struct lx_delta_sink *sink, enum lx_delta_type type,
                          struct lx_str s)
 {
@@ -722,7 +536,7 @@ static int coh_emit_text(const struct lx_delta_sink *sink, enum lx_delta_type ty
 
     if (s.len == 0)
         return LX_OK;
-    coh_delta_init(&d, type);
+    lx_wire_delta_init(&d, type);
     d.text = s;
     return sink->emit(sink->ctx, &d);
 }
@@ -737,7 +551,7 @@ static int coh_start(struct coh_stream *ps, struct lx_str id, const struct lx_de
     if (ps->started)
         return LX_OK;
     ps->started = true;
-    coh_delta_init(&d, LX_DELTA_START);
+    lx_wire_delta_init(&d, LX_DELTA_START);
     d.id = id;
     return sink->emit(sink->ctx, &d);
 }
@@ -766,11 +580,11 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         lx_err_set(err, LX_EPARSE, 502, "cohere stream ended without message-end");
         return LX_EPARSE;
     }
-    coh_json_init(&doc, s);
+    lx_wire_json_init(&doc, s);
     if (lx_json_parse(&doc, ev->data.ptr, ev->data.len) != LX_OK ||
         lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto bad;
-    if (coh_str(&doc, 0, "type", s, &type) != LX_OK)
+    if (lx_wire_str(&doc, 0, "type", s, &type) != LX_OK)
         goto bad;
     if (type.len == 0)
         type = ev->event;
@@ -778,13 +592,13 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         struct lx_upstream_error *e;
 
         /* no type: an error object {"message":...} the upstream wrote into the stream */
-        if (coh_str(&doc, 0, "message", s, &str) != LX_OK || str.len == 0)
+        if (lx_wire_str(&doc, 0, "message", s, &str) != LX_OK || str.len == 0)
             goto bad;
         e = lx_arena_zalloc(s, sizeof(*e));
         if (e == NULL)
             return LX_ENOMEM;
         coh_classify(500, str, st->call != NULL ? st->call->key : LX_STR_NULL, e);
-        coh_delta_init(&d, LX_DELTA_ERROR);
+        lx_wire_delta_init(&d, LX_DELTA_ERROR);
         d.error = e;
         st->failed = true;
         return sink->emit(sink->ctx, &d);
@@ -795,7 +609,7 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
     m = lx_json_get(&doc, delta, LX_STR("message"));
 
     if (lx_str_eq(type, LX_STR("message-start"))) {
-        if (coh_str(&doc, 0, "id", s, &str) != LX_OK)
+        if (lx_wire_str(&doc, 0, "id", s, &str) != LX_OK)
             goto bad;
         return coh_start(ps, str, sink);
     }
@@ -807,18 +621,18 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
 
         if (lx_json_type(&doc, c) != LX_JSON_OBJECT)
             goto bad;
-        if (coh_str(&doc, c, "thinking", s, &str) != LX_OK)
+        if (lx_wire_str(&doc, c, "thinking", s, &str) != LX_OK)
             goto bad;
         rc = coh_emit_text(sink, LX_DELTA_THINKING, str);
         if (rc != LX_OK)
             return rc;
-        if (coh_str(&doc, c, "text", s, &str) != LX_OK)
+        if (lx_wire_str(&doc, c, "text", s, &str) != LX_OK)
             goto bad;
         return coh_emit_text(sink, LX_DELTA_TEXT, str);
     }
     if (lx_str_eq(type, LX_STR("tool-plan-delta"))) {
         if (lx_json_type(&doc, m) != LX_JSON_OBJECT ||
-            coh_str(&doc, m, "tool_plan", s, &str) != LX_OK)
+            lx_wire_str(&doc, m, "tool_plan", s, &str) != LX_OK)
             goto bad;
         return coh_emit_text(sink, LX_DELTA_THINKING, str);
     }
@@ -831,13 +645,13 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         fn = lx_json_get(&doc, tc, LX_STR("function"));
         if (lx_json_type(&doc, tc) != LX_JSON_OBJECT || lx_json_type(&doc, fn) != LX_JSON_OBJECT)
             goto bad;
-        coh_delta_init(&d, LX_DELTA_TOOL_CALL);
+        lx_wire_delta_init(&d, LX_DELTA_TOOL_CALL);
         if (start) {
             if (ps->n_calls >= COH_MAX_CALLS)
                 goto bad;
             ps->cur = ps->n_calls++;
-            if (coh_str(&doc, tc, "id", s, &d.id) != LX_OK ||
-                coh_str(&doc, fn, "name", s, &d.name) != LX_OK)
+            if (lx_wire_str(&doc, tc, "id", s, &d.id) != LX_OK ||
+                lx_wire_str(&doc, fn, "name", s, &d.name) != LX_OK)
                 goto bad;
         } else if (ps->cur < 0) {
             goto bad; /* a fragment of no call */
@@ -856,8 +670,8 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
     if (lx_str_eq(type, LX_STR("message-end"))) {
         int u = lx_json_get(&doc, delta, LX_STR("usage"));
 
-        coh_delta_init(&d, LX_DELTA_FINISH);
-        if (coh_str(&doc, delta, "finish_reason", s, &d.finish_raw) != LX_OK)
+        lx_wire_delta_init(&d, LX_DELTA_FINISH);
+        if (lx_wire_str(&doc, delta, "finish_reason", s, &d.finish_raw) != LX_OK)
             goto bad;
         d.finish = coh_finish(d.finish_raw);
         if (d.finish_raw.len == 0 && ps->n_calls > 0)
@@ -866,13 +680,13 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         if (rc != LX_OK)
             return rc;
         if (lx_json_type(&doc, u) == LX_JSON_OBJECT) {
-            coh_delta_init(&d, LX_DELTA_USAGE);
+            lx_wire_delta_init(&d, LX_DELTA_USAGE);
             coh_usage(&doc, u, &d.usage);
             rc = sink->emit(sink->ctx, &d);
             if (rc != LX_OK)
                 return rc;
         }
-        coh_delta_init(&d, LX_DELTA_DONE);
+        lx_wire_delta_init(&d, LX_DELTA_DONE);
         st->done = true;
         return sink->emit(sink->ctx, &d);
     }
@@ -890,11 +704,12 @@ static void coh_classify(int status, struct lx_str msg, struct lx_str key,
 {
     lx_upstream_error_init(out);
     out->status = status;
-    if (coh_contains_nocase(msg, "too many tokens") || coh_contains_nocase(msg, "context length") ||
-        coh_contains_nocase(msg, "context window"))
+    if (lx_wire_contains_nocase(msg, "too many tokens") ||
+        lx_wire_contains_nocase(msg, "context length") ||
+        lx_wire_contains_nocase(msg, "context window"))
         out->type = LX_ERRT_CONTEXT_LENGTH;
-    else if (status == 429 && coh_contains_nocase(msg, "trial key") &&
-             coh_contains_nocase(msg, "month"))
+    else if (status == 429 && lx_wire_contains_nocase(msg, "trial key") &&
+             lx_wire_contains_nocase(msg, "month"))
         out->type = LX_ERRT_QUOTA; /* the trial key's monthly allowance: will not pass soon */
     else if (status == 401 || status == 498)
         out->type = LX_ERRT_AUTHENTICATION; /* 498: invalid token */
@@ -907,10 +722,7 @@ static void coh_classify(int status, struct lx_str msg, struct lx_str key,
     else
         out->type = lx_err_type_from_status(status);
     lx_upstream_error_defaults(out);
-    if (key.len >= 4 && coh_contains(msg, key))
-        msg = LX_STR("the upstream rejected the credential (its message is withheld: it quoted "
-                     "the key)");
-    out->message = msg;
+    out->message = lx_wire_withhold(msg, key);
 }
 
 static void coh_map_error(const struct lx_provider_call *call, int status,
@@ -919,21 +731,18 @@ static void coh_map_error(const struct lx_provider_call *call, int status,
 {
     struct lx_json doc;
     struct lx_str msg = LX_STR_NULL, code = LX_STR_NULL;
-    const struct lx_header *ra;
 
-    coh_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (body.len > 0 && lx_json_parse(&doc, body.ptr, body.len) == LX_OK &&
         lx_json_type(&doc, 0) == LX_JSON_OBJECT) {
-        (void)coh_str(&doc, 0, "message", a, &msg);
-        (void)coh_str(&doc, 0, "code", a, &code);
+        (void)lx_wire_str(&doc, 0, "message", a, &msg);
+        (void)lx_wire_str(&doc, 0, "code", a, &code);
     } else {
-        msg = coh_cut_utf8(lx_str_trim(body), COH_MAX_MSG);
+        msg = lx_wire_cut_utf8(lx_str_trim(body), COH_MAX_MSG);
     }
     coh_classify(status, msg, call != NULL ? call->key : LX_STR_NULL, out);
     out->code = code;
-    ra = lx_header_find(headers, n_headers, LX_STR("retry-after"));
-    if (ra != NULL)
-        out->retry_after_ms = lx_retry_after_ms(ra->value, call != NULL ? call->now_s : 0);
+    lx_wire_retry_after(call, headers, n_headers, out);
 }
 
 /* ---- embeddings ------------------------------------------------------------------------- */
@@ -968,7 +777,7 @@ static int coh_build_embeddings(const struct lx_provider_call *call,
         lx_json_write_int(&w, req->dimensions);
     }
     lx_json_write_object_end(&w);
-    return coh_body_done(&w, &b, a, &out->body, err);
+    return lx_wire_body_done(&w, &b, a, &out->body, err);
 }
 
 static int coh_parse_embeddings(const struct lx_provider_call *call, struct lx_str body,
@@ -981,7 +790,7 @@ static int coh_parse_embeddings(const struct lx_provider_call *call, struct lx_s
     (void)call;
     memset(out, 0, sizeof(*out));
     out->usage = (struct lx_usage)LX_USAGE_INIT;
-    coh_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto bad;
     emb = lx_json_get(&doc, 0, LX_STR("embeddings"));
@@ -1003,7 +812,7 @@ static int coh_parse_embeddings(const struct lx_provider_call *call, struct lx_s
     meta = lx_json_get(&doc, 0, LX_STR("meta"));
     bu = lx_json_get(&doc, meta, LX_STR("billed_units"));
     if (lx_json_type(&doc, bu) == LX_JSON_OBJECT) {
-        out->usage.input = coh_int(&doc, bu, "input_tokens");
+        out->usage.input = lx_wire_int(&doc, bu, "input_tokens");
         out->usage.total = out->usage.input;
     }
     return LX_OK;

@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/escape.h"
 #include "core/str.h"
+#include "providers/wire.h"
 #include "json/json.h"
 #include "json/writer.h"
 
@@ -26,75 +27,6 @@
 #define GM_GET(doc, o, lit) lx_json_get((doc), (o), LX_STR(lit))
 
 /* ---- small helpers ---------------------------------------------------------------------- */
-
-static bool gm_contains(struct lx_str hay, const char *lit)
-{
-    size_t n = strlen(lit);
-
-    if (n == 0 || hay.len < n)
-        return false;
-    for (size_t i = 0; i + n <= hay.len; i++)
-        if (memcmp(hay.ptr + i, lit, n) == 0)
-            return true;
-    return false;
-}
-
-static bool gm_contains_str(struct lx_str hay, struct lx_str needle)
-{
-    if (needle.len == 0 || hay.len < needle.len)
-        return false;
-    for (size_t i = 0; i + needle.len <= hay.len; i++)
-        if (memcmp(hay.ptr + i, needle.ptr, needle.len) == 0)
-            return true;
-    return false;
-}
-
-static struct lx_str gm_concat(struct lx_arena *a, const struct lx_str *parts, size_t n)
-{
-    size_t len = 0, off = 0;
-    char *p;
-
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > SIZE_MAX / 2 - len)
-            return LX_STR_NULL;
-        len += parts[i].len;
-    }
-    p = lx_arena_alloc(a, len + 1);
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > 0)
-            memcpy(p + off, parts[i].ptr, parts[i].len);
-        off += parts[i].len;
-    }
-    p[len] = '\0';
-    return lx_str_make(p, len);
-}
-
-/* Percent-encodes everything but unreserved characters: the model as one path segment. */
-static struct lx_str gm_path_escape(struct lx_arena *a, struct lx_str s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *p = lx_arena_alloc(a, s.len * 3 + 1);
-    size_t n = 0;
-
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            p[n++] = (char)c;
-        } else {
-            p[n++] = '%';
-            p[n++] = hex[c >> 4];
-            p[n++] = hex[c & 15];
-        }
-    }
-    p[n] = '\0';
-    return lx_str_make(p, n);
-}
 
 /* "models/gemini-2.5-flash" and "gemini-2.5-flash" name the same model. */
 static struct lx_str gm_bare_model(struct lx_str m)
@@ -658,10 +590,7 @@ static bool gm_own_gc_key(struct lx_str k)
         "seed", "presencePenalty", "frequencyPenalty", "responseMimeType", "responseSchema",
         "responseJsonSchema", "thinkingConfig"};
 
-    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-        if (lx_str_eq(k, lx_str_cstr(own[i])))
-            return true;
-    return false;
+    return lx_wire_str_in(k, own, sizeof(own) / sizeof(own[0]));
 }
 
 static int64_t gm_effort_budget(enum lx_effort eff)
@@ -696,10 +625,7 @@ static void gm_write_gc(struct gm_enc *e)
     }
     if (req->n_stop > 0) {
         gm_gc_key(e, &open, "stopSequences");
-        lx_json_write_array_begin(w);
-        for (size_t i = 0; i < req->n_stop; i++)
-            lx_json_write_str(w, req->stop[i]);
-        lx_json_write_array_end(w);
+        lx_wire_write_strs(w, req->stop, req->n_stop);
     }
     if (req->n >= 0) {
         gm_gc_key(e, &open, "candidateCount");
@@ -778,10 +704,7 @@ static bool gm_own_key(struct lx_str k)
     static const char *const own[] = {"contents", "systemInstruction", "tools", "toolConfig",
                                       "generationConfig", "model"};
 
-    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-        if (lx_str_eq(k, lx_str_cstr(own[i])))
-            return true;
-    return false;
+    return lx_wire_str_in(k, own, sizeof(own) / sizeof(own[0]));
 }
 
 /* "models/<m>" as one JSON string (the writer sees one complete raw value). */
@@ -947,13 +870,13 @@ static int gm_target(const struct lx_provider_call *call, const char *method, st
         lx_err_set(err, LX_EINVAL, 400, "gemini: no model");
         return LX_EINVAL;
     }
-    model = gm_path_escape(a, gm_bare_model(call->model));
+    model = lx_wire_path_escape(a, gm_bare_model(call->model));
     parts[0] = lx_str_cstr(call->conf->base_url);
     parts[1] = LX_STR("/models/");
     parts[2] = model;
     parts[3] = lx_str_cstr(method);
     out->method = LX_STR("POST");
-    out->url = model.ptr != NULL ? gm_concat(a, parts, 4) : LX_STR_NULL;
+    out->url = model.ptr != NULL ? lx_wire_concat(a, parts, 4) : LX_STR_NULL;
     if (out->url.ptr == NULL || gm_headers(call, a, out) != LX_OK) {
         lx_err_set(err, LX_ENOMEM, 503, "gemini: out of memory");
         return LX_ENOMEM;
@@ -1014,21 +937,6 @@ static int gm_build_embeddings(const struct lx_provider_call *call, const struct
 
 /* ---- answers ---------------------------------------------------------------------------- */
 
-static void gm_json_init(struct lx_json *doc, struct lx_arena *a)
-{
-    lx_json_init(doc, NULL);
-    lx_json_use_arena(doc, a);
-}
-
-static int64_t gm_int(const struct lx_json *doc, int obj, struct lx_str key)
-{
-    int64_t v;
-
-    if (lx_json_int64(doc, lx_json_get(doc, obj, key), &v) != LX_OK || v < 0)
-        return -1;
-    return v;
-}
-
 static struct lx_str gm_str(const struct lx_json *doc, int i, struct lx_arena *a)
 {
     struct lx_str s = LX_STR_NULL;
@@ -1041,10 +949,10 @@ static struct lx_str gm_str(const struct lx_json *doc, int i, struct lx_arena *a
 /* usageMetadata -> IR usage (ir.h counting: output includes thoughts). */
 static void gm_usage(const struct lx_json *doc, int u, struct lx_usage *out)
 {
-    int64_t p = gm_int(doc, u, LX_STR("promptTokenCount"));
-    int64_t tu = gm_int(doc, u, LX_STR("toolUsePromptTokenCount"));
-    int64_t c = gm_int(doc, u, LX_STR("candidatesTokenCount"));
-    int64_t th = gm_int(doc, u, LX_STR("thoughtsTokenCount"));
+    int64_t p = lx_wire_int(doc, u, "promptTokenCount");
+    int64_t tu = lx_wire_int(doc, u, "toolUsePromptTokenCount");
+    int64_t c = lx_wire_int(doc, u, "candidatesTokenCount");
+    int64_t th = lx_wire_int(doc, u, "thoughtsTokenCount");
 
     *out = (struct lx_usage)LX_USAGE_INIT;
     if (lx_json_type(doc, u) != LX_JSON_OBJECT)
@@ -1052,8 +960,8 @@ static void gm_usage(const struct lx_json *doc, int u, struct lx_usage *out)
     out->input = p >= 0 ? p + (tu > 0 ? tu : 0) : -1;
     out->output = c >= 0 || th >= 0 ? (c > 0 ? c : 0) + (th > 0 ? th : 0) : -1;
     out->reasoning = th;
-    out->cache_read = gm_int(doc, u, LX_STR("cachedContentTokenCount"));
-    out->total = gm_int(doc, u, LX_STR("totalTokenCount"));
+    out->cache_read = lx_wire_int(doc, u, "cachedContentTokenCount");
+    out->total = lx_wire_int(doc, u, "totalTokenCount");
 }
 
 struct gm_parts {
@@ -1122,7 +1030,7 @@ static int gm_read_parts(const struct lx_json *doc, int content, struct lx_str s
 static int gm_parse_candidate(const struct lx_json *doc, int c, unsigned pos, struct lx_str seed,
                               struct lx_arena *a, struct lx_choice *ch)
 {
-    int64_t idx = gm_int(doc, c, LX_STR("index"));
+    int64_t idx = lx_wire_int(doc, c, "index");
     struct gm_parts ps;
     int rc;
 
@@ -1159,15 +1067,15 @@ int lx_gemini_parse_response(const struct lx_provider_call *call, struct lx_str 
     struct lx_str seed;
 
     lx_chat_resp_init(out);
-    gm_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         return gm_parse_fail(err, LX_EPARSE, "JSON object");
     if (call != NULL && call->endpoint == LX_EP_COUNT_TOKENS) {
-        out->usage.input = gm_int(&doc, 0, LX_STR("totalTokens"));
+        out->usage.input = lx_wire_int(&doc, 0, "totalTokens");
         if (out->usage.input < 0)
             return gm_parse_fail(err, LX_EPARSE, "countTokens answer");
         out->usage.total = out->usage.input;
-        out->usage.cache_read = gm_int(&doc, 0, LX_STR("cachedContentTokenCount"));
+        out->usage.cache_read = lx_wire_int(&doc, 0, "cachedContentTokenCount");
         return LX_OK;
     }
     cands = GM_GET(&doc, 0, "candidates");
@@ -1234,31 +1142,12 @@ static int64_t gm_duration_ms(struct lx_str s)
     return secs * 1000 + frac;
 }
 
-/* Never let the credential travel in a message. */
-static struct lx_str gm_scrub(struct lx_str msg, struct lx_str key)
-{
-    if (key.len >= 4 && gm_contains_str(msg, key))
-        return LX_STR("the upstream rejected the credential (its message is withheld: it quoted "
-                      "the key)");
-    return msg;
-}
-
-static struct lx_str gm_cut_utf8(struct lx_str s, size_t max)
-{
-    if (s.len <= max)
-        return s;
-    s.len = max;
-    while (s.len > 0 && ((unsigned char)s.ptr[s.len] & 0xC0) == 0x80)
-        s.len--;
-    return s;
-}
-
 /* A google.rpc.Status object eobj -> out. status 0 (in a stream): from its code. */
 static void gm_classify(const struct lx_json *doc, int eobj, int status, struct lx_arena *a,
                         struct lx_str key, struct lx_upstream_error *out)
 {
     int details = GM_GET(doc, eobj, "details");
-    int64_t code = gm_int(doc, eobj, LX_STR("code"));
+    int64_t code = lx_wire_int(doc, eobj, "code");
     struct lx_str st = gm_str(doc, GM_GET(doc, eobj, "status"), a);
     struct lx_str msg = gm_str(doc, GM_GET(doc, eobj, "message"), a);
     bool key_invalid = false, per_day = false;
@@ -1282,8 +1171,8 @@ static void gm_classify(const struct lx_json *doc, int eobj, int status, struct 
                 struct lx_str id = lx_json_str_raw(doc, GM_GET(doc, q, "quotaId"));
                 struct lx_str metric = lx_json_str_raw(doc, GM_GET(doc, q, "quotaMetric"));
 
-                if (gm_contains(id, "PerDay") || gm_contains(metric, "PerDay") ||
-                    gm_contains(metric, "per_day"))
+                if (lx_wire_contains_lit(id, "PerDay") || lx_wire_contains_lit(metric, "PerDay") ||
+                    lx_wire_contains_lit(metric, "per_day"))
                     per_day = true;
             }
         }
@@ -1301,7 +1190,8 @@ static void gm_classify(const struct lx_json *doc, int eobj, int status, struct 
         out->type = LX_ERRT_OVERLOADED;
     else if (lx_str_eq(st, LX_STR("DEADLINE_EXCEEDED")) || status == 504)
         out->type = LX_ERRT_TIMEOUT;
-    else if (gm_contains(msg, "input token count") && gm_contains(msg, "exceeds the maximum"))
+    else if (lx_wire_contains_lit(msg, "input token count") &&
+             lx_wire_contains_lit(msg, "exceeds the maximum"))
         out->type = LX_ERRT_CONTEXT_LENGTH;
     else if (status == 413)
         out->type = LX_ERRT_TOO_LARGE;
@@ -1315,7 +1205,7 @@ static void gm_classify(const struct lx_json *doc, int eobj, int status, struct 
         out->retry_after_ms = retry >= 0 ? retry + 2000 : -1;
         out->daily_quota = per_day;
     }
-    out->message = gm_scrub(msg, key);
+    out->message = lx_wire_withhold(msg, key);
 }
 
 void lx_gemini_map_error(const struct lx_provider_call *call, int status,
@@ -1326,7 +1216,7 @@ void lx_gemini_map_error(const struct lx_provider_call *call, int status,
     struct lx_str key = call != NULL ? call->key : LX_STR_NULL;
     int eobj = -1;
 
-    gm_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (body.len > 0 && lx_json_parse(&doc, body.ptr, body.len) == LX_OK) {
         int root = 0;
 
@@ -1343,23 +1233,11 @@ void lx_gemini_map_error(const struct lx_provider_call *call, int status,
         out->status = status;
         out->type = lx_err_type_from_status(status);
         lx_upstream_error_defaults(out);
-        out->message = gm_scrub(gm_cut_utf8(lx_str_trim(body), GM_MAX_MSG), key);
+        out->message = lx_wire_withhold(lx_wire_cut_utf8(lx_str_trim(body), GM_MAX_MSG), key);
     }
-    if (out->retry_after_ms < 0) {
-        const struct lx_header *h = lx_header_find(headers, n_headers, LX_STR("retry-after"));
-
-        if (h != NULL)
-            out->retry_after_ms = lx_retry_after_ms(h->value, call != NULL ? call->now_s : 0);
-    }
-    if (out->message.len == 0) {
-        char *m = lx_arena_alloc(a, 48);
-
-        if (m != NULL) {
-            int w = snprintf(m, 48, "upstream error (HTTP %d)", status);
-
-            out->message = lx_str_make(m, w > 0 && w < 48 ? (size_t)w : 0);
-        }
-    }
+    if (out->retry_after_ms < 0)
+        lx_wire_retry_after(call, headers, n_headers, out);
+    lx_wire_default_message(a, status, out);
 }
 
 /* ---- streaming -------------------------------------------------------------------------- */
@@ -1397,7 +1275,7 @@ static int gm_stream_candidate(struct lx_stream_state *st, struct gm_stream *gs,
                                const struct lx_delta_sink *sink, bool *finished_here)
 {
     struct lx_arena *a = st->scratch;
-    int64_t idx = gm_int(doc, c, LX_STR("index"));
+    int64_t idx = lx_wire_int(doc, c, "index");
     unsigned ci = idx >= 0 ? (unsigned)(idx < GM_MAX_CHOICES ? idx : GM_MAX_CHOICES) : pos;
     int content = GM_GET(doc, c, "content"), parts = GM_GET(doc, content, "parts");
     struct lx_delta d;
@@ -1493,7 +1371,7 @@ int lx_gemini_parse_event(struct lx_stream_state *st, const struct lx_stream_eve
         return LX_OK; /* Gemini sends nothing after the finishing chunk; ignore strays */
     if (lx_str_eq(lx_str_trim(ev->data), LX_STR("[DONE]")))
         return LX_OK; /* not Gemini's, but some proxies add it */
-    gm_json_init(&doc, st->scratch);
+    lx_wire_json_init(&doc, st->scratch);
     if (lx_json_parse(&doc, ev->data.ptr, ev->data.len) != LX_OK ||
         lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         return gm_stream_fail(err, LX_EPARSE);
@@ -1576,7 +1454,7 @@ int lx_gemini_parse_embeddings(const struct lx_provider_call *call, struct lx_st
     (void)call;
     memset(out, 0, sizeof(*out));
     out->usage = (struct lx_usage)LX_USAGE_INIT;
-    gm_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         return gm_parse_fail(err, LX_EPARSE, "JSON object");
     embs = GM_GET(&doc, 0, "embeddings");

@@ -18,6 +18,7 @@
 #include "json/json.h"
 #include "json/writer.h"
 #include "providers/gemini.h"
+#include "providers/wire.h"
 
 #define GF_MAX_CHOICES 16u
 #define GF_MAX_SCHEMA ((size_t)4 << 20)
@@ -737,11 +738,6 @@ static void gf_write_usage(struct lx_json_writer *w, const struct lx_usage *u)
     lx_json_write_object_end(w);
 }
 
-static bool gf_usage_known(const struct lx_usage *u)
-{
-    return u->input >= 0 || u->output >= 0 || u->total >= 0;
-}
-
 /* {"functionCall":{"id","name","args"},"thoughtSignature"} with args checked to be a JSON
  * object (else {}): tokens from lx_malloc, freed here. */
 static void gf_write_call(struct lx_json_writer *w, struct lx_str id, struct lx_str name,
@@ -840,7 +836,7 @@ static int gf_encode_response(const struct lx_chat_req *req, const struct lx_cha
         lx_json_write_object_end(&w);
     }
     lx_json_write_array_end(&w);
-    if (gf_usage_known(&resp->usage))
+    if (lx_wire_usage_known(&resp->usage))
         gf_write_usage(&w, &resp->usage);
     GF_KEY(&w, "modelVersion");
     lx_json_write_str(&w, req->model.len > 0 ? req->model : resp->model);
@@ -941,7 +937,7 @@ static int gf_chunk_end(struct lx_json_writer *w, struct lx_fd_stream *st, struc
                         bool usage)
 {
     lx_json_write_array_end(w);
-    if (usage && gf_usage_known(&st->usage))
+    if (usage && lx_wire_usage_known(&st->usage))
         gf_write_usage(w, &st->usage);
     GF_KEY(w, "modelVersion");
     lx_json_write_str(w, gf_model(st));
@@ -1132,12 +1128,7 @@ static int gf_encode_delta(struct lx_fd_stream *st, const struct lx_delta *d, st
         }
         return LX_OK;
     case LX_DELTA_USAGE:
-        if (d->usage.input >= 0) st->usage.input = d->usage.input;
-        if (d->usage.output >= 0) st->usage.output = d->usage.output;
-        if (d->usage.total >= 0) st->usage.total = d->usage.total;
-        if (d->usage.cache_read >= 0) st->usage.cache_read = d->usage.cache_read;
-        if (d->usage.cache_write >= 0) st->usage.cache_write = d->usage.cache_write;
-        if (d->usage.reasoning >= 0) st->usage.reasoning = d->usage.reasoning;
+        lx_wire_usage_merge(&st->usage, &d->usage);
         return LX_OK;
     case LX_DELTA_ERROR:
         if (d->error == NULL)

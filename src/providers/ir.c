@@ -203,8 +203,7 @@ void lx_upstream_error_defaults(struct lx_upstream_error *e)
     }
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t lx_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     int64_t era;
     unsigned yoe, doy, doe;
@@ -247,7 +246,7 @@ static int http_date_parse(struct lx_str v, int64_t *out)
     if (mon == 0 || day < 1 || day > 31 || year_hi < 0 || year_lo < 0 || hh < 0 || hh > 23 ||
         mm < 0 || mm > 59 || ss < 0 || ss > 60)
         return LX_EPARSE;
-    *out = days_from_civil(year_hi * 100 + year_lo, mon, (unsigned)day) * 86400 + hh * 3600 +
+    *out = lx_days_from_civil(year_hi * 100 + year_lo, mon, (unsigned)day) * 86400 + hh * 3600 +
            mm * 60 + ss;
     return LX_OK;
 }

@@ -326,6 +326,8 @@ enum lx_err_type lx_err_type_from_status(int status);
  * 429 cools the key and is retryable elsewhere; 401/403/402/quota disable it; 5xx, 529 and
  * timeouts are retryable; other 4xx go back to the client. */
 void lx_upstream_error_defaults(struct lx_upstream_error *e);
+/* Days since 1970-01-01 of a proleptic Gregorian date (the days-from-civil algorithm). */
+int64_t lx_days_from_civil(int64_t y, unsigned m, unsigned d);
 /* Retry-After as seconds or an HTTP date, relative to now_s; -1 when absent or bad. */
 int64_t lx_retry_after_ms(struct lx_str value, int64_t now_s);
 /* The name of the function a tool result answers: the TOOL_CALL with that id earlier in req,

@@ -5,15 +5,15 @@
  * Pure translator (STYLE.md 3.6): no I/O, no globals, no clock; memory from the arenas given.
  * Any thread. Traps: Ollama streams unless told "stream":false; tool-call arguments are JSON
  * objects both ways; done_reason stays "stop" after tool calls; ids are optional (made up). */
-#include <stdio.h>
 #include <string.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/str.h"
+#include "providers/provider.h"
+#include "providers/wire.h"
 #include "json/json.h"
 #include "json/writer.h"
-#include "providers/provider.h"
 
 #define OLL_MAX_BODY ((size_t)64 << 20)
 #define OLL_MAX_MSG 512u
@@ -22,129 +22,12 @@
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static struct lx_str oll_concat(struct lx_arena *a, const struct lx_str *parts, size_t n)
-{
-    size_t len = 0, off = 0;
-    char *p;
-
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > SIZE_MAX / 2 - len)
-            return LX_STR_NULL;
-        len += parts[i].len;
-    }
-    p = lx_arena_alloc(a, len + 1);
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > 0)
-            memcpy(p + off, parts[i].ptr, parts[i].len);
-        off += parts[i].len;
-    }
-    p[len] = '\0';
-    return lx_str_make(p, len);
-}
-
-static bool oll_contains_nocase(struct lx_str hay, const char *lit)
-{
-    struct lx_str n = lx_str_cstr(lit);
-
-    if (n.len == 0 || hay.len < n.len)
-        return false;
-    for (size_t i = 0; i + n.len <= hay.len; i++)
-        if (lx_str_eq_nocase(lx_str_make(hay.ptr + i, n.len), n))
-            return true;
-    return false;
-}
-
-static bool oll_contains(struct lx_str hay, struct lx_str needle)
-{
-    if (needle.len == 0 || hay.len < needle.len)
-        return false;
-    for (size_t i = 0; i + needle.len <= hay.len; i++)
-        if (memcmp(hay.ptr + i, needle.ptr, needle.len) == 0)
-            return true;
-    return false;
-}
-
-static struct lx_str oll_cut_utf8(struct lx_str s, size_t max)
-{
-    if (s.len <= max)
-        return s;
-    s.len = max;
-    while (s.len > 0 && ((unsigned char)s.ptr[s.len] & 0xC0) == 0x80)
-        s.len--;
-    return s;
-}
-
 /* URL, method and headers: Content-Type, Accept, Bearer key, the configured headers. */
 static int oll_target(const struct lx_provider_call *call, const char *path, struct lx_arena *a,
                       struct lx_upstream_req *out, struct lx_err *err)
 {
-    const struct lx_config_provider *conf = call->conf;
-    struct lx_str parts[2];
-    size_t n = 0, max;
-    struct lx_header *h;
-
-    memset(out, 0, sizeof(*out));
-    parts[0] = conf != NULL && conf->base_url != NULL ? lx_str_cstr(conf->base_url)
-                                                      : LX_STR("http://127.0.0.1:11434");
-    parts[1] = lx_str_cstr(path);
-    out->method = LX_STR("POST");
-    out->url = oll_concat(a, parts, 2);
-    max = 3 + (conf != NULL ? conf->n_headers : 0);
-    h = lx_arena_zalloc(a, max * sizeof(*h));
-    if (out->url.ptr == NULL || h == NULL) {
-        lx_err_set(err, LX_ENOMEM, 500, "out of memory building the upstream request");
-        return LX_ENOMEM;
-    }
-    h[n++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
-    h[n++] = (struct lx_header){LX_STR("Accept"), call->stream && call->endpoint == LX_EP_CHAT
-                                                      ? LX_STR("application/x-ndjson")
-                                                      : LX_STR("application/json")};
-    if (call->key.len > 0) {
-        struct lx_str bp[2] = {LX_STR("Bearer "), call->key};
-        struct lx_str v = oll_concat(a, bp, 2);
-
-        if (v.ptr == NULL) {
-            lx_err_set(err, LX_ENOMEM, 500, "out of memory building the upstream request");
-            return LX_ENOMEM;
-        }
-        h[n++] = (struct lx_header){LX_STR("Authorization"), v};
-    }
-    for (size_t i = 0; conf != NULL && i < conf->n_headers; i++)
-        if (lx_header_find(h, n, conf->headers[i].name) == NULL)
-            h[n++] = conf->headers[i];
-    out->headers = h;
-    out->n_headers = n;
-    return LX_OK;
-}
-
-static int oll_body_done(struct lx_json_writer *w, struct lx_buf *b, struct lx_arena *a,
-                         struct lx_str *body, struct lx_err *err)
-{
-    int rc = lx_json_writer_finish(w);
-
-    if (rc == LX_OK && b->err != LX_OK)
-        rc = b->err;
-    if (rc == LX_OK) {
-        *body = lx_arena_dup(a, lx_buf_str(b));
-        if (body->ptr == NULL)
-            rc = LX_ENOMEM;
-    }
-    lx_buf_release(b);
-    if (rc == LX_ETOOBIG)
-        lx_err_set(err, rc, 413, "request too large for the upstream body limit");
-    else if (rc != LX_OK)
-        lx_err_set(err, rc, 500, "could not encode the upstream request: %s", lx_strerror(rc));
-    return rc;
-}
-
-static void oll_write_num(struct lx_json_writer *w, const char *key, const struct lx_num *n)
-{
-    if (n->raw.len == 0)
-        return;
-    lx_json_write_key(w, lx_str_cstr(key));
-    lx_json_write_raw(w, n->raw);
+    return lx_wire_bearer_target(call, LX_STR("http://127.0.0.1:11434"), path,
+                                 LX_STR("application/x-ndjson"), a, out, err);
 }
 
 /* ---- request body ----------------------------------------------------------------------- */
@@ -153,36 +36,6 @@ static int oll_unsupported(struct lx_err *err, const char *what)
 {
     lx_err_set(err, LX_EINVAL, 400, "ollama: %s", what);
     return LX_EINVAL;
-}
-
-/* The text of every part of one type, joined (in a; a slice of the part when only one). */
-static struct lx_str oll_join_parts(const struct lx_part *parts, size_t n_parts,
-                                    enum lx_part_type type, struct lx_arena *a)
-{
-    size_t len = 0, n = 0, off = 0;
-    struct lx_str one = LX_STR_NULL;
-    char *p;
-
-    for (size_t i = 0; i < n_parts; i++) {
-        if (parts[i].type != type)
-            continue;
-        one = parts[i].text;
-        len += one.len;
-        n++;
-    }
-    if (n <= 1)
-        return one;
-    p = lx_arena_alloc(a, len + 1);
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < n_parts; i++) {
-        if (parts[i].type != type || parts[i].text.len == 0)
-            continue;
-        memcpy(p + off, parts[i].text.ptr, parts[i].text.len);
-        off += parts[i].text.len;
-    }
-    p[len] = '\0';
-    return lx_str_make(p, len);
 }
 
 /* Tool-call arguments as the JSON object Ollama wants: the IR's text when it is an object,
@@ -209,7 +62,7 @@ static void oll_write_tool_result(struct lx_json_writer *w, const struct lx_chat
     OLL_KEY(w, "role");
     lx_json_write_str(w, LX_STR("tool"));
     OLL_KEY(w, "content");
-    lx_json_write_str(w, p->n_sub > 0 ? oll_join_parts(p->sub, p->n_sub, LX_PART_TEXT, a)
+    lx_json_write_str(w, p->n_sub > 0 ? lx_wire_join_parts(p->sub, p->n_sub, LX_PART_TEXT, a)
                                       : p->text);
     if (name.len > 0) {
         OLL_KEY(w, "tool_name");
@@ -257,8 +110,8 @@ static int oll_write_msg(struct lx_json_writer *w, const struct lx_chat_req *req
     case LX_ROLE_TOOL: role = "user"; break;
     case LX_ROLE_ASSISTANT: role = "assistant"; break;
     }
-    text = oll_join_parts(m->parts, m->n_parts, LX_PART_TEXT, a);
-    thinking = oll_join_parts(m->parts, m->n_parts, LX_PART_THINKING, a);
+    text = lx_wire_join_parts(m->parts, m->n_parts, LX_PART_TEXT, a);
+    thinking = lx_wire_join_parts(m->parts, m->n_parts, LX_PART_THINKING, a);
     lx_json_write_object_begin(w);
     OLL_KEY(w, "role");
     lx_json_write_str(w, lx_str_cstr(role));
@@ -394,8 +247,8 @@ static int oll_chat_body(const struct lx_provider_call *call, const struct lx_ch
     if (any_option) {
         OLL_KEY(&w, "options");
         lx_json_write_object_begin(&w);
-        oll_write_num(&w, "temperature", &req->temperature);
-        oll_write_num(&w, "top_p", &req->top_p);
+        lx_wire_write_num(&w, "temperature", &req->temperature);
+        lx_wire_write_num(&w, "top_p", &req->top_p);
         if (req->top_k >= 0) {
             OLL_KEY(&w, "top_k");
             lx_json_write_int(&w, req->top_k);
@@ -406,21 +259,18 @@ static int oll_chat_body(const struct lx_provider_call *call, const struct lx_ch
         }
         if (req->n_stop > 0) {
             OLL_KEY(&w, "stop");
-            lx_json_write_array_begin(&w);
-            for (size_t i = 0; i < req->n_stop; i++)
-                lx_json_write_str(&w, req->stop[i]);
-            lx_json_write_array_end(&w);
+            lx_wire_write_strs(&w, req->stop, req->n_stop);
         }
         if (req->has_seed) {
             OLL_KEY(&w, "seed");
             lx_json_write_int(&w, req->seed);
         }
-        oll_write_num(&w, "presence_penalty", &req->presence_penalty);
-        oll_write_num(&w, "frequency_penalty", &req->frequency_penalty);
+        lx_wire_write_num(&w, "presence_penalty", &req->presence_penalty);
+        lx_wire_write_num(&w, "frequency_penalty", &req->frequency_penalty);
         lx_json_write_object_end(&w);
     }
     lx_json_write_object_end(&w);
-    return oll_body_done(&w, &b, a, body, err);
+    return lx_wire_body_done(&w, &b, a, body, err);
 }
 
 static int oll_build_request(const struct lx_provider_call *call, const struct lx_chat_req *req,
@@ -438,40 +288,11 @@ static int oll_build_request(const struct lx_provider_call *call, const struct l
 
 /* ---- decoding --------------------------------------------------------------------------- */
 
-static void oll_json_init(struct lx_json *doc, struct lx_arena *a)
-{
-    lx_json_init(doc, NULL);
-    lx_json_use_arena(doc, a);
-}
-
-static int64_t oll_int(const struct lx_json *doc, int obj, const char *key)
-{
-    int64_t v;
-    int t = lx_json_get(doc, obj, lx_str_cstr(key));
-
-    if (t < 0 || lx_json_int64(doc, t, &v) != LX_OK || v < 0)
-        return -1;
-    return v;
-}
-
-static int oll_str(const struct lx_json *doc, int obj, const char *key, struct lx_arena *a,
-                   struct lx_str *out)
-{
-    int t = lx_json_get(doc, obj, lx_str_cstr(key));
-
-    *out = LX_STR_NULL;
-    if (t < 0 || lx_json_type(doc, t) == LX_JSON_NULL)
-        return LX_OK;
-    if (lx_json_type(doc, t) != LX_JSON_STRING)
-        return LX_EPARSE;
-    return lx_json_str(doc, t, a, out);
-}
-
 static void oll_usage(const struct lx_json *doc, struct lx_usage *out)
 {
     *out = (struct lx_usage)LX_USAGE_INIT;
-    out->input = oll_int(doc, 0, "prompt_eval_count");
-    out->output = oll_int(doc, 0, "eval_count");
+    out->input = lx_wire_int(doc, 0, "prompt_eval_count");
+    out->output = lx_wire_int(doc, 0, "eval_count");
     if (out->input >= 0 && out->output >= 0)
         out->total = out->input + out->output;
 }
@@ -484,15 +305,6 @@ static enum lx_finish oll_finish(struct lx_str raw, bool saw_calls)
     return saw_calls ? LX_FINISH_TOOL_CALLS : LX_FINISH_STOP;
 }
 
-/* "call_<n>": Ollama's ids are optional; tool results are matched by name there anyway. */
-static struct lx_str oll_make_id(struct lx_arena *a, int n)
-{
-    char tmp[32];
-    int len = snprintf(tmp, sizeof(tmp), "call_%d", n);
-
-    return lx_arena_dup(a, lx_str_make(tmp, (size_t)len));
-}
-
 /* One tool_calls element -> id, name, arguments (an object's text; a string is decoded). */
 static int oll_tool_call(const struct lx_json *doc, int c, int n, struct lx_arena *a,
                          struct lx_str *id, struct lx_str *name, struct lx_str *args)
@@ -501,23 +313,16 @@ static int oll_tool_call(const struct lx_json *doc, int c, int n, struct lx_aren
 
     if (lx_json_type(doc, fn) != LX_JSON_OBJECT)
         return LX_EPARSE;
-    if (oll_str(doc, c, "id", a, id) != LX_OK || oll_str(doc, fn, "name", a, name) != LX_OK ||
-        name->len == 0)
+    if (lx_wire_str(doc, c, "id", a, id) != LX_OK ||
+        lx_wire_str(doc, fn, "name", a, name) != LX_OK || name->len == 0)
         return LX_EPARSE;
     if (id->len == 0) {
-        *id = oll_make_id(a, n);
+        *id = lx_wire_call_id(a, n);
         if (id->ptr == NULL)
             return LX_ENOMEM;
     }
     t = lx_json_get(doc, fn, LX_STR("arguments"));
-    switch (lx_json_type(doc, t)) {
-    case LX_JSON_OBJECT: *args = lx_json_raw(doc, t); break;
-    case LX_JSON_STRING: return lx_json_str(doc, t, a, args);
-    case LX_JSON_NONE:
-    case LX_JSON_NULL: *args = LX_STR("{}"); break;
-    default: return LX_EPARSE;
-    }
-    return LX_OK;
+    return lx_wire_tool_args(doc, t, a, args);
 }
 
 static int oll_parse_response(const struct lx_provider_call *call, struct lx_str body,
@@ -534,7 +339,7 @@ static int oll_parse_response(const struct lx_provider_call *call, struct lx_str
 
     (void)call;
     lx_chat_resp_init(out);
-    oll_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto bad;
     msg = lx_json_get(&doc, 0, LX_STR("message"));
@@ -549,16 +354,16 @@ static int oll_parse_response(const struct lx_provider_call *call, struct lx_str
     parts = lx_arena_zalloc(a, cap * sizeof(*parts));
     if (ch == NULL || parts == NULL)
         return LX_ENOMEM;
-    if (oll_str(&doc, 0, "model", a, &out->model) != LX_OK ||
-        oll_str(&doc, 0, "done_reason", a, &reason) != LX_OK)
+    if (lx_wire_str(&doc, 0, "model", a, &out->model) != LX_OK ||
+        lx_wire_str(&doc, 0, "done_reason", a, &reason) != LX_OK)
         goto bad;
-    if (oll_str(&doc, msg, "thinking", a, &s) != LX_OK)
+    if (lx_wire_str(&doc, msg, "thinking", a, &s) != LX_OK)
         goto bad;
     if (s.len > 0) {
         parts[n].type = LX_PART_THINKING;
         parts[n++].text = s;
     }
-    if (oll_str(&doc, msg, "content", a, &s) != LX_OK)
+    if (lx_wire_str(&doc, msg, "content", a, &s) != LX_OK)
         goto bad;
     if (s.len > 0) {
         parts[n].type = LX_PART_TEXT;
@@ -597,13 +402,6 @@ struct oll_stream {
     int n_calls;
 };
 
-static void oll_delta_init(struct lx_delta *d, enum lx_delta_type type)
-{
-    memset(d, 0, sizeof(*d));
-    d->type = type;
-    d->usage = (struct lx_usage)LX_USAGE_INIT;
-}
-
 static void oll_classify(int status, struct lx_str msg, struct lx_str key,
                          struct lx_upstream_error *out);
 
@@ -627,7 +425,7 @@ static int oll_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
     }
     if (lx_str_trim(ev->data).len == 0)
         return LX_OK; /* a blank line */
-    oll_json_init(&doc, s);
+    lx_wire_json_init(&doc, s);
     if (lx_json_parse(&doc, ev->data.ptr, ev->data.len) != LX_OK ||
         lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto bad;
@@ -644,7 +442,7 @@ static int oll_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
             str = lx_json_raw(&doc, e);
         }
         oll_classify(500, str, st->call != NULL ? st->call->key : LX_STR_NULL, ue);
-        oll_delta_init(&d, LX_DELTA_ERROR);
+        lx_wire_delta_init(&d, LX_DELTA_ERROR);
         d.error = ue;
         st->failed = true;
         return sink->emit(sink->ctx, &d);
@@ -655,8 +453,8 @@ static int oll_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         (lx_json_type(&doc, done) != LX_JSON_TRUE && lx_json_type(&doc, done) != LX_JSON_FALSE))
         goto bad;
     if (!ps->started) {
-        oll_delta_init(&d, LX_DELTA_START);
-        if (oll_str(&doc, 0, "model", s, &d.name) != LX_OK)
+        lx_wire_delta_init(&d, LX_DELTA_START);
+        if (lx_wire_str(&doc, 0, "model", s, &d.name) != LX_OK)
             goto bad;
         ps->started = true;
         rc = sink->emit(sink->ctx, &d);
@@ -664,13 +462,13 @@ static int oll_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
             return rc;
     }
     if (msg >= 0) {
-        oll_delta_init(&d, LX_DELTA_THINKING);
-        if (oll_str(&doc, msg, "thinking", s, &d.text) != LX_OK)
+        lx_wire_delta_init(&d, LX_DELTA_THINKING);
+        if (lx_wire_str(&doc, msg, "thinking", s, &d.text) != LX_OK)
             goto bad;
         if (d.text.len > 0 && (rc = sink->emit(sink->ctx, &d)) != LX_OK)
             return rc;
-        oll_delta_init(&d, LX_DELTA_TEXT);
-        if (oll_str(&doc, msg, "content", s, &d.text) != LX_OK)
+        lx_wire_delta_init(&d, LX_DELTA_TEXT);
+        if (lx_wire_str(&doc, msg, "content", s, &d.text) != LX_OK)
             goto bad;
         if (d.text.len > 0 && (rc = sink->emit(sink->ctx, &d)) != LX_OK)
             return rc;
@@ -681,7 +479,7 @@ static int oll_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         for (int c = lx_json_first(&doc, calls); c >= 0; c = lx_json_sibling(&doc, calls, c)) {
             if (ps->n_calls >= OLL_MAX_CALLS)
                 goto bad;
-            oll_delta_init(&d, LX_DELTA_TOOL_CALL);
+            lx_wire_delta_init(&d, LX_DELTA_TOOL_CALL);
             rc = oll_tool_call(&doc, c, ps->n_calls, s, &d.id, &d.name, &d.text);
             if (rc == LX_ENOMEM)
                 return rc;
@@ -694,19 +492,19 @@ static int oll_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         }
     }
     if (lx_json_type(&doc, done) == LX_JSON_TRUE) {
-        oll_delta_init(&d, LX_DELTA_FINISH);
-        if (oll_str(&doc, 0, "done_reason", s, &d.finish_raw) != LX_OK)
+        lx_wire_delta_init(&d, LX_DELTA_FINISH);
+        if (lx_wire_str(&doc, 0, "done_reason", s, &d.finish_raw) != LX_OK)
             goto bad;
         d.finish = oll_finish(d.finish_raw, ps->n_calls > 0);
         rc = sink->emit(sink->ctx, &d);
         if (rc != LX_OK)
             return rc;
-        oll_delta_init(&d, LX_DELTA_USAGE);
+        lx_wire_delta_init(&d, LX_DELTA_USAGE);
         oll_usage(&doc, &d.usage);
         rc = sink->emit(sink->ctx, &d);
         if (rc != LX_OK)
             return rc;
-        oll_delta_init(&d, LX_DELTA_DONE);
+        lx_wire_delta_init(&d, LX_DELTA_DONE);
         st->done = true;
         return sink->emit(sink->ctx, &d);
     }
@@ -723,21 +521,19 @@ static void oll_classify(int status, struct lx_str msg, struct lx_str key,
 {
     lx_upstream_error_init(out);
     out->status = status;
-    if (oll_contains_nocase(msg, "context length") || oll_contains_nocase(msg, "context window") ||
-        oll_contains_nocase(msg, "exceeds the context"))
+    if (lx_wire_contains_nocase(msg, "context length") ||
+        lx_wire_contains_nocase(msg, "context window") ||
+        lx_wire_contains_nocase(msg, "exceeds the context"))
         out->type = LX_ERRT_CONTEXT_LENGTH;
-    else if (status == 404 || (oll_contains_nocase(msg, "model '") &&
-                               oll_contains_nocase(msg, "not found")))
+    else if (status == 404 ||
+             (lx_wire_contains_nocase(msg, "model '") && lx_wire_contains_nocase(msg, "not found")))
         out->type = LX_ERRT_NOT_FOUND;
     else if (status == 503)
         out->type = LX_ERRT_OVERLOADED; /* server busy, queue full */
     else
         out->type = lx_err_type_from_status(status);
     lx_upstream_error_defaults(out);
-    if (key.len >= 4 && oll_contains(msg, key))
-        msg = LX_STR("the upstream rejected the credential (its message is withheld: it quoted "
-                     "the key)");
-    out->message = msg;
+    out->message = lx_wire_withhold(msg, key);
 }
 
 static void oll_map_error(const struct lx_provider_call *call, int status,
@@ -746,24 +542,21 @@ static void oll_map_error(const struct lx_provider_call *call, int status,
 {
     struct lx_json doc;
     struct lx_str msg = LX_STR_NULL;
-    const struct lx_header *ra;
     int e;
 
-    oll_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (body.len > 0 && lx_json_parse(&doc, body.ptr, body.len) == LX_OK &&
         lx_json_type(&doc, 0) == LX_JSON_OBJECT) {
         e = lx_json_get(&doc, 0, LX_STR("error"));
         if (lx_json_type(&doc, e) == LX_JSON_STRING)
             (void)lx_json_str(&doc, e, a, &msg);
         else if (lx_json_type(&doc, e) == LX_JSON_OBJECT)
-            (void)oll_str(&doc, e, "message", a, &msg); /* ollama.com's OpenAI-style errors */
+            (void)lx_wire_str(&doc, e, "message", a, &msg); /* ollama.com's OpenAI-style errors */
     } else {
-        msg = oll_cut_utf8(lx_str_trim(body), OLL_MAX_MSG);
+        msg = lx_wire_cut_utf8(lx_str_trim(body), OLL_MAX_MSG);
     }
     oll_classify(status, msg, call != NULL ? call->key : LX_STR_NULL, out);
-    ra = lx_header_find(headers, n_headers, LX_STR("retry-after"));
-    if (ra != NULL)
-        out->retry_after_ms = lx_retry_after_ms(ra->value, call != NULL ? call->now_s : 0);
+    lx_wire_retry_after(call, headers, n_headers, out);
 }
 
 /* ---- embeddings ------------------------------------------------------------------------- */
@@ -792,7 +585,7 @@ static int oll_build_embeddings(const struct lx_provider_call *call,
         lx_json_write_int(&w, req->dimensions);
     }
     lx_json_write_object_end(&w);
-    return oll_body_done(&w, &b, a, &out->body, err);
+    return lx_wire_body_done(&w, &b, a, &out->body, err);
 }
 
 static int oll_parse_embeddings(const struct lx_provider_call *call, struct lx_str body,
@@ -805,7 +598,7 @@ static int oll_parse_embeddings(const struct lx_provider_call *call, struct lx_s
     (void)call;
     memset(out, 0, sizeof(*out));
     out->usage = (struct lx_usage)LX_USAGE_INIT;
-    oll_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto bad;
     emb = lx_json_get(&doc, 0, LX_STR("embeddings"));
@@ -823,8 +616,8 @@ static int oll_parse_embeddings(const struct lx_provider_call *call, struct lx_s
         out->vectors[n++] = lx_json_raw(&doc, v);
     }
     out->n_vectors = n;
-    (void)oll_str(&doc, 0, "model", a, &out->model);
-    out->usage.input = oll_int(&doc, 0, "prompt_eval_count");
+    (void)lx_wire_str(&doc, 0, "model", a, &out->model);
+    out->usage.input = lx_wire_int(&doc, 0, "prompt_eval_count");
     out->usage.total = out->usage.input;
     return LX_OK;
 bad:

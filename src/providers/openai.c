@@ -14,9 +14,10 @@
 #include "core/buf.h"
 #include "core/escape.h"
 #include "core/str.h"
+#include "providers/openai_wire.h"
+#include "providers/wire.h"
 #include "json/json.h"
 #include "json/writer.h"
-#include "providers/openai_wire.h"
 
 #define OAI_MAX_BODY ((size_t)64 << 20) /* a request body we are willing to build */
 #define OAI_MAX_CHOICES 1024u           /* choice indexes in a stream */
@@ -25,61 +26,11 @@
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static bool oai_type_is(const struct lx_provider_call *call, const char *type)
-{
-    return call != NULL && call->conf != NULL && call->conf->type != NULL &&
-           strcmp(call->conf->type, type) == 0;
-}
-
 /* OpenAI itself and Azure take max_completion_tokens and the "developer" role. */
 static bool oai_is_openai_proper(const struct lx_provider_call *call)
 {
-    return oai_type_is(call, "openai") || oai_type_is(call, "azure") ||
+    return lx_wire_type_is(call, "openai") || lx_wire_type_is(call, "azure") ||
            (call != NULL && call->conf != NULL && call->conf->proto == LX_CONFIG_PROTO_AZURE);
-}
-
-static struct lx_str oai_concat(struct lx_arena *a, const struct lx_str *parts, size_t n)
-{
-    size_t len = 0, off = 0;
-    char *p;
-
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > SIZE_MAX / 2 - len)
-            return LX_STR_NULL;
-        len += parts[i].len;
-    }
-    p = lx_arena_alloc(a, len + 1);
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > 0)
-            memcpy(p + off, parts[i].ptr, parts[i].len);
-        off += parts[i].len;
-    }
-    p[len] = '\0';
-    return lx_str_make(p, len);
-}
-
-static bool oai_contains(struct lx_str hay, struct lx_str needle)
-{
-    if (needle.len == 0 || hay.len < needle.len)
-        return false;
-    for (size_t i = 0; i + needle.len <= hay.len; i++)
-        if (memcmp(hay.ptr + i, needle.ptr, needle.len) == 0)
-            return true;
-    return false;
-}
-
-static bool oai_contains_nocase(struct lx_str hay, const char *lit)
-{
-    struct lx_str n = lx_str_cstr(lit);
-
-    if (hay.len < n.len)
-        return false;
-    for (size_t i = 0; i + n.len <= hay.len; i++)
-        if (lx_str_eq_nocase(lx_str_make(hay.ptr + i, n.len), n))
-            return true;
-    return false;
 }
 
 /* ---- target: method, URL, headers ------------------------------------------------------- */
@@ -88,31 +39,6 @@ static bool oai_path_ok(const char *path)
 {
     return path != NULL && (strcmp(path, "/chat/completions") == 0 ||
                             strcmp(path, "/completions") == 0 || strcmp(path, "/embeddings") == 0);
-}
-
-/* Percent-encodes everything but unreserved characters (a deployment name in a path). */
-static struct lx_str oai_path_escape(struct lx_arena *a, struct lx_str s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *p = lx_arena_alloc(a, s.len * 3 + 1);
-    size_t n = 0;
-
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            p[n++] = (char)c;
-        } else {
-            p[n++] = '%';
-            p[n++] = hex[c >> 4];
-            p[n++] = hex[c & 15];
-        }
-    }
-    p[n] = '\0';
-    return lx_str_make(p, n);
 }
 
 static bool oai_has_header(const struct lx_header *h, size_t n, const char *name)
@@ -140,7 +66,7 @@ static int oai_headers(const struct lx_provider_call *call, bool azure, struct l
             h[n++] = (struct lx_header){LX_STR("api-key"), call->key};
         } else {
             struct lx_str parts[2] = {LX_STR("Bearer "), call->key};
-            struct lx_str v = oai_concat(a, parts, 2);
+            struct lx_str v = lx_wire_concat(a, parts, 2);
 
             if (v.ptr == NULL)
                 return LX_ENOMEM;
@@ -152,7 +78,7 @@ static int oai_headers(const struct lx_provider_call *call, bool azure, struct l
             continue;
         h[n++] = conf->headers[i];
     }
-    if (oai_type_is(call, "openrouter") && !oai_has_header(h, n, "X-Title"))
+    if (lx_wire_type_is(call, "openrouter") && !oai_has_header(h, n, "X-Title"))
         h[n++] = (struct lx_header){LX_STR("X-Title"), LX_STR("llmux")};
     out->headers = h;
     out->n_headers = n;
@@ -170,7 +96,7 @@ int lx_openai_target(const struct lx_provider_call *call, const char *path, stru
     parts[0] = lx_str_cstr(call->conf->base_url);
     parts[1] = lx_str_cstr(path);
     out->method = LX_STR("POST");
-    out->url = oai_concat(a, parts, 2);
+    out->url = lx_wire_concat(a, parts, 2);
     if (out->url.ptr == NULL)
         return LX_ENOMEM;
     return oai_headers(call, false, a, out);
@@ -193,14 +119,14 @@ int lx_azure_target(const struct lx_provider_call *call, const char *path, struc
 
         if (call->model.len == 0)
             return LX_EINVAL;
-        dep = oai_path_escape(a, call->model);
+        dep = lx_wire_path_escape(a, call->model);
         if (dep.ptr == NULL)
             return LX_ENOMEM;
         parts[n++] = LX_STR("/openai/deployments/");
         parts[n++] = dep;
         parts[n++] = lx_str_cstr(path);
         parts[n++] = LX_STR("?api-version=");
-        parts[n++] = oai_path_escape(a, lx_str_cstr(conf->api_version));
+        parts[n++] = lx_wire_path_escape(a, lx_str_cstr(conf->api_version));
         if (parts[n - 1].ptr == NULL)
             return LX_ENOMEM;
     } else {
@@ -208,7 +134,7 @@ int lx_azure_target(const struct lx_provider_call *call, const char *path, struc
         parts[n++] = lx_str_cstr(path);
     }
     out->method = LX_STR("POST");
-    out->url = oai_concat(a, parts, n);
+    out->url = lx_wire_concat(a, parts, n);
     if (out->url.ptr == NULL)
         return LX_ENOMEM;
     return oai_headers(call, true, a, out);
@@ -218,31 +144,11 @@ int lx_azure_target(const struct lx_provider_call *call, const char *path, struc
 
 #define OAI_KEY(w, lit) lx_json_write_key((w), LX_STR(lit))
 
-static int oai_body_done(struct lx_json_writer *w, struct lx_buf *b, struct lx_arena *a,
-                         struct lx_str *body, struct lx_err *err)
-{
-    int rc = lx_json_writer_finish(w);
-
-    if (rc == LX_OK && b->err != LX_OK)
-        rc = b->err;
-    if (rc == LX_OK) {
-        *body = lx_arena_dup(a, lx_buf_str(b));
-        if (body->ptr == NULL)
-            rc = LX_ENOMEM;
-    }
-    lx_buf_release(b);
-    if (rc == LX_ETOOBIG)
-        lx_err_set(err, rc, 413, "request too large for the upstream body limit");
-    else if (rc != LX_OK)
-        lx_err_set(err, rc, 500, "could not encode the upstream request: %s", lx_strerror(rc));
-    return rc;
-}
-
 static struct lx_str oai_data_url(struct lx_arena *a, const struct lx_part *p)
 {
     struct lx_str parts[4] = {LX_STR("data:"), p->media_type, LX_STR(";base64,"), p->data};
 
-    return oai_concat(a, parts, 4);
+    return lx_wire_concat(a, parts, 4);
 }
 
 static struct lx_str oai_audio_format(struct lx_str mt)
@@ -546,18 +452,7 @@ static const char *const oai_own_keys[] = {
 
 static bool oai_own_key(struct lx_str k)
 {
-    for (size_t i = 0; i < sizeof(oai_own_keys) / sizeof(oai_own_keys[0]); i++)
-        if (lx_str_eq(k, lx_str_cstr(oai_own_keys[i])))
-            return true;
-    return false;
-}
-
-static void oai_write_num(struct lx_json_writer *w, const char *key, const struct lx_num *n)
-{
-    if (n->raw.len == 0)
-        return;
-    lx_json_write_key(w, lx_str_cstr(key));
-    lx_json_write_raw(w, n->raw);
+    return lx_wire_str_in(k, oai_own_keys, sizeof(oai_own_keys) / sizeof(oai_own_keys[0]));
 }
 
 static const char *oai_effort(enum lx_effort e)
@@ -578,7 +473,7 @@ int lx_oai_chat_body(const struct lx_provider_call *call, const struct lx_chat_r
 {
     struct lx_buf b = LX_BUF_INIT(OAI_MAX_BODY);
     struct lx_json_writer w;
-    bool mistral = oai_type_is(call, "mistral"), wrote_reasoning = false;
+    bool mistral = lx_wire_type_is(call, "mistral"), wrote_reasoning = false;
     int rc;
 
     lx_json_writer_init(&w, &b);
@@ -656,21 +551,19 @@ int lx_oai_chat_body(const struct lx_provider_call *call, const struct lx_chat_r
                                                          : LX_STR("max_tokens"));
         lx_json_write_int(&w, req->max_tokens);
     }
-    oai_write_num(&w, "temperature", &req->temperature);
-    oai_write_num(&w, "top_p", &req->top_p);
-    oai_write_num(&w, "presence_penalty", &req->presence_penalty);
-    oai_write_num(&w, "frequency_penalty", &req->frequency_penalty);
-    if (req->top_k >= 0 && (oai_type_is(call, "openrouter") || oai_type_is(call, "together") ||
-                            oai_type_is(call, "fireworks") || oai_type_is(call, "vllm"))) {
+    lx_wire_write_num(&w, "temperature", &req->temperature);
+    lx_wire_write_num(&w, "top_p", &req->top_p);
+    lx_wire_write_num(&w, "presence_penalty", &req->presence_penalty);
+    lx_wire_write_num(&w, "frequency_penalty", &req->frequency_penalty);
+    if (req->top_k >= 0 &&
+        (lx_wire_type_is(call, "openrouter") || lx_wire_type_is(call, "together") ||
+         lx_wire_type_is(call, "fireworks") || lx_wire_type_is(call, "vllm"))) {
         OAI_KEY(&w, "top_k");
         lx_json_write_int(&w, req->top_k);
     }
     if (req->n_stop > 0) {
         OAI_KEY(&w, "stop");
-        lx_json_write_array_begin(&w);
-        for (size_t i = 0; i < req->n_stop; i++)
-            lx_json_write_str(&w, req->stop[i]);
-        lx_json_write_array_end(&w);
+        lx_wire_write_strs(&w, req->stop, req->n_stop);
     }
     if (req->n >= 0) {
         OAI_KEY(&w, "n");
@@ -713,7 +606,7 @@ int lx_oai_chat_body(const struct lx_provider_call *call, const struct lx_chat_r
         lx_json_write_str(&w, lx_str_cstr(oai_effort(req->effort)));
     }
     if (oai_effort(req->effort) == NULL && req->thinking == LX_THINKING_ENABLED &&
-        oai_type_is(call, "openrouter")) {
+        lx_wire_type_is(call, "openrouter")) {
         /* an Anthropic/Gemini client's thinking budget: OpenRouter's reasoning object */
         wrote_reasoning = true;
         OAI_KEY(&w, "reasoning");
@@ -756,7 +649,7 @@ int lx_oai_chat_body(const struct lx_provider_call *call, const struct lx_chat_r
         }
     }
     lx_json_write_object_end(&w);
-    return oai_body_done(&w, &b, a, body, err);
+    return lx_wire_body_done(&w, &b, a, body, err);
 }
 
 static int oai_build_request(const struct lx_provider_call *call, const struct lx_chat_req *req,
@@ -797,12 +690,12 @@ int lx_oai_embed_body(const struct lx_provider_call *call, const struct lx_embed
         OAI_KEY(&w, "dimensions");
         lx_json_write_int(&w, req->dimensions);
     }
-    if (req->user.len > 0 && !oai_type_is(call, "mistral")) {
+    if (req->user.len > 0 && !lx_wire_type_is(call, "mistral")) {
         OAI_KEY(&w, "user");
         lx_json_write_str(&w, req->user);
     }
     lx_json_write_object_end(&w);
-    return oai_body_done(&w, &b, a, body, err);
+    return lx_wire_body_done(&w, &b, a, body, err);
 }
 
 static int oai_build_embeddings(const struct lx_provider_call *call,
@@ -846,22 +739,6 @@ enum lx_finish lx_oai_finish(struct lx_str raw)
     return LX_FINISH_STOP;
 }
 
-static void oai_json_init(struct lx_json *doc, struct lx_arena *a)
-{
-    lx_json_init(doc, NULL);
-    lx_json_use_arena(doc, a);
-}
-
-static int64_t oai_int(const struct lx_json *doc, int obj, const char *key)
-{
-    int64_t v;
-    int t = lx_json_get(doc, obj, lx_str_cstr(key));
-
-    if (t < 0 || lx_json_int64(doc, t, &v) != LX_OK || v < 0)
-        return -1;
-    return v;
-}
-
 /* A string member decoded into a; empty when absent, null or not a string. */
 static int oai_str(const struct lx_json *doc, int obj, const char *key, struct lx_arena *a,
                    struct lx_str *out)
@@ -881,17 +758,17 @@ static void oai_usage(const struct lx_json *doc, int u, struct lx_usage *out)
     *out = (struct lx_usage)LX_USAGE_INIT;
     if (lx_json_type(doc, u) != LX_JSON_OBJECT)
         return;
-    out->input = oai_int(doc, u, "prompt_tokens");
-    out->output = oai_int(doc, u, "completion_tokens");
-    out->total = oai_int(doc, u, "total_tokens");
+    out->input = lx_wire_int(doc, u, "prompt_tokens");
+    out->output = lx_wire_int(doc, u, "completion_tokens");
+    out->total = lx_wire_int(doc, u, "total_tokens");
     d = lx_json_get(doc, u, LX_STR("prompt_tokens_details"));
     if (lx_json_type(doc, d) == LX_JSON_OBJECT)
-        out->cache_read = oai_int(doc, d, "cached_tokens");
+        out->cache_read = lx_wire_int(doc, d, "cached_tokens");
     if (out->cache_read < 0)
-        out->cache_read = oai_int(doc, u, "prompt_cache_hit_tokens"); /* DeepSeek */
+        out->cache_read = lx_wire_int(doc, u, "prompt_cache_hit_tokens"); /* DeepSeek */
     d = lx_json_get(doc, u, LX_STR("completion_tokens_details"));
     if (lx_json_type(doc, d) == LX_JSON_OBJECT)
-        out->reasoning = oai_int(doc, d, "reasoning_tokens");
+        out->reasoning = lx_wire_int(doc, d, "reasoning_tokens");
     /* xAI leaves reasoning out of completion_tokens (its total adds all three): the IR counts
      * it in output */
     if (out->reasoning > 0 && out->input >= 0 && out->output >= 0 && out->total >= 0 &&
@@ -1012,7 +889,7 @@ static int oai_parse_choice(const struct lx_json *doc, int c, struct lx_arena *a
     struct oai_parts ps = {.a = a};
     int msg = lx_json_get(doc, c, LX_STR("message"));
     int calls, rc;
-    int64_t idx = oai_int(doc, c, "index");
+    int64_t idx = lx_wire_int(doc, c, "index");
     struct lx_str s;
 
     if (lx_json_type(doc, c) != LX_JSON_OBJECT)
@@ -1092,7 +969,7 @@ int lx_oai_parse_response(const struct lx_provider_call *call, struct lx_str bod
 
     (void)call;
     lx_chat_resp_init(out);
-    oai_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     rc = lx_json_parse(&doc, body.ptr, body.len);
     if (rc != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT) {
         lx_err_set(err, LX_EPARSE, 502, "upstream answer is not a JSON object");
@@ -1109,7 +986,7 @@ int lx_oai_parse_response(const struct lx_provider_call *call, struct lx_str bod
     if (oai_str(&doc, 0, "id", a, &out->id) != LX_OK ||
         oai_str(&doc, 0, "model", a, &out->model) != LX_OK)
         goto bad;
-    out->created = oai_int(&doc, 0, "created");
+    out->created = lx_wire_int(&doc, 0, "created");
     out->choices = lx_arena_zalloc(a, (lx_json_count(&doc, choices) + 1) * sizeof(*out->choices));
     if (out->choices == NULL) {
         lx_err_set(err, LX_ENOMEM, 500, "out of memory");
@@ -1148,11 +1025,6 @@ struct oai_stream {
     size_t n_calls, cap;
 };
 
-static int oai_emit(const struct lx_delta_sink *sink, struct lx_delta *d)
-{
-    return sink->emit(sink->ctx, d);
-}
-
 static void oai_delta_init(struct lx_delta *d, enum lx_delta_type type, unsigned choice)
 {
     memset(d, 0, sizeof(*d));
@@ -1173,7 +1045,7 @@ static int oai_stream_piece(void *ctx, bool thinking, struct lx_str text)
 
     oai_delta_init(&d, thinking ? LX_DELTA_THINKING : LX_DELTA_TEXT, pc->choice);
     d.text = text;
-    return oai_emit(pc->sink, &d);
+    return lx_wire_emit(pc->sink, &d);
 }
 
 static struct oai_call *oai_new_call(struct lx_stream_state *st, struct oai_stream *ps,
@@ -1282,7 +1154,7 @@ static int oai_stream_tool(struct lx_stream_state *st, struct oai_stream *ps,
         d.name = name;
     }
     d.text = args;
-    return oai_emit(sink, &d);
+    return lx_wire_emit(sink, &d);
 bad:
     lx_err_set(err, LX_EPARSE, 502, "upstream stream chunk has a malformed tool call");
     return LX_EPARSE;
@@ -1300,7 +1172,7 @@ static int oai_stream_choice(struct lx_stream_state *st, struct oai_stream *ps,
 
     if (lx_json_type(doc, c) != LX_JSON_OBJECT)
         goto bad;
-    idx = oai_int(doc, c, "index");
+    idx = lx_wire_int(doc, c, "index");
     if (idx >= (int64_t)OAI_MAX_CHOICES)
         goto bad;
     choice = idx > 0 ? (unsigned)idx : 0;
@@ -1359,7 +1231,7 @@ static int oai_stream_choice(struct lx_stream_state *st, struct oai_stream *ps,
         if (lx_json_str(doc, fr, st->scratch, &d.finish_raw) != LX_OK)
             goto bad;
         d.finish = lx_oai_finish(d.finish_raw);
-        return oai_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     if (fr >= 0 && lx_json_type(doc, fr) != LX_JSON_NULL)
         goto bad;
@@ -1395,9 +1267,9 @@ int lx_oai_parse_event(struct lx_stream_state *st, const struct lx_stream_event 
 
         oai_delta_init(&d, LX_DELTA_DONE, 0);
         st->done = true;
-        return oai_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
-    oai_json_init(&doc, st->scratch);
+    lx_wire_json_init(&doc, st->scratch);
     rc = lx_json_parse(&doc, ev->data.ptr, ev->data.len);
     if (rc != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT) {
         lx_err_set(err, LX_EPARSE, 502, "upstream stream event is not JSON");
@@ -1417,7 +1289,7 @@ int lx_oai_parse_event(struct lx_stream_state *st, const struct lx_stream_event 
         oai_delta_init(&d, LX_DELTA_ERROR, 0);
         d.error = e;
         st->failed = true;
-        return oai_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     choices = lx_json_get(&doc, 0, LX_STR("choices"));
     usage = lx_json_get(&doc, 0, LX_STR("usage"));
@@ -1443,7 +1315,7 @@ int lx_oai_parse_event(struct lx_stream_state *st, const struct lx_stream_event 
         d.id = id;
         d.name = model;
         ps->started = true;
-        rc = oai_emit(sink, &d);
+        rc = lx_wire_emit(sink, &d);
         if (rc != LX_OK)
             return rc;
     }
@@ -1457,7 +1329,7 @@ int lx_oai_parse_event(struct lx_stream_state *st, const struct lx_stream_event 
 
         oai_delta_init(&d, LX_DELTA_USAGE, 0);
         oai_usage(&doc, usage, &d.usage);
-        return oai_emit(sink, &d);
+        return lx_wire_emit(sink, &d);
     }
     return LX_OK;
 }
@@ -1555,23 +1427,12 @@ static struct lx_str oai_code_str(const struct lx_json *doc, int t, struct lx_ar
     return s;
 }
 
-static struct lx_str oai_cut_utf8(struct lx_str s, size_t max)
-{
-    if (s.len <= max)
-        return s;
-    s.len = max;
-    while (s.len > 0 && ((unsigned char)s.ptr[s.len] & 0xC0) == 0x80)
-        s.len--;
-    return s;
-}
-
 /* Never let the credential travel in a message (OpenAI echoes a masked key on 401). */
 static struct lx_str oai_scrub(struct lx_str msg, struct lx_str key, enum lx_err_type type)
 {
-    if ((key.len >= 4 && oai_contains(msg, key)) ||
-        (type == LX_ERRT_AUTHENTICATION && oai_contains_nocase(msg, "key provided")))
-        return LX_STR("the upstream rejected the credential (its message is withheld: it "
-                      "quoted the key)");
+    if (lx_wire_quotes_key(msg, key) ||
+        (type == LX_ERRT_AUTHENTICATION && lx_wire_contains_nocase(msg, "key provided")))
+        return LX_STR(LX_WIRE_WITHHELD);
     return msg;
 }
 
@@ -1619,9 +1480,9 @@ static void oai_classify(const struct lx_json *doc, int eobj, int status, struct
                                                                    : code;
     if (lx_str_eq(code, LX_STR("context_length_exceeded")) ||
         lx_str_eq(code, LX_STR("string_above_max_length")) ||
-        oai_contains_nocase(msg, "maximum context length") ||
-        oai_contains_nocase(msg, "context_length_exceeded") ||
-        oai_contains_nocase(msg, "context window"))
+        lx_wire_contains_nocase(msg, "maximum context length") ||
+        lx_wire_contains_nocase(msg, "context_length_exceeded") ||
+        lx_wire_contains_nocase(msg, "context window"))
         out->type = LX_ERRT_CONTEXT_LENGTH;
     else if (lx_str_eq(code, LX_STR("content_filter")) ||
              lx_str_eq(inner, LX_STR("ResponsibleAIPolicyViolation")) ||
@@ -1654,7 +1515,7 @@ void lx_oai_map_error(const struct lx_provider_call *call, int status,
     struct lx_str key = call != NULL ? call->key : LX_STR_NULL;
     int eobj = -1;
 
-    oai_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (body.len > 0 && lx_json_parse(&doc, body.ptr, body.len) == LX_OK &&
         lx_json_type(&doc, 0) == LX_JSON_OBJECT) {
         eobj = lx_json_get(&doc, 0, LX_STR("error"));
@@ -1676,18 +1537,10 @@ void lx_oai_map_error(const struct lx_provider_call *call, int status,
         out->status = status;
         out->type = status == 503 ? LX_ERRT_OVERLOADED : lx_err_type_from_status(status);
         lx_upstream_error_defaults(out);
-        out->message = oai_scrub(oai_cut_utf8(lx_str_trim(body), OAI_MAX_MSG), key, out->type);
+        out->message = oai_scrub(lx_wire_cut_utf8(lx_str_trim(body), OAI_MAX_MSG), key, out->type);
     }
 headers:
-    if (out->message.len == 0) {
-        char *m = lx_arena_alloc(a, 48);
-
-        if (m != NULL) {
-            int w = snprintf(m, 48, "upstream error (HTTP %d)", status);
-
-            out->message = lx_str_make(m, w > 0 && w < 48 ? (size_t)w : 0);
-        }
-    }
+    lx_wire_default_message(a, status, out);
     out->retry_after_ms = oai_retry_after(headers, n_headers, call != NULL ? call->now_s : 0);
 }
 
@@ -1774,7 +1627,7 @@ int lx_oai_parse_embeddings(const struct lx_provider_call *call, struct lx_str b
     (void)call;
     memset(out, 0, sizeof(*out));
     out->usage = (struct lx_usage)LX_USAGE_INIT;
-    oai_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     rc = lx_json_parse(&doc, body.ptr, body.len);
     data = lx_json_get(&doc, 0, LX_STR("data"));
     if (rc != LX_OK || lx_json_type(&doc, data) != LX_JSON_ARRAY)
@@ -1791,7 +1644,7 @@ int lx_oai_parse_embeddings(const struct lx_provider_call *call, struct lx_str b
 
         for (int e = lx_json_first(&doc, data); e >= 0; e = lx_json_sibling(&doc, data, e), pos++) {
             int emb = lx_json_get(&doc, e, LX_STR("embedding"));
-            int64_t idx = oai_int(&doc, e, "index");
+            int64_t idx = lx_wire_int(&doc, e, "index");
             size_t at = idx >= 0 ? (size_t)idx : pos;
 
             if (at >= n || out->vectors[at].len > 0)
@@ -1821,8 +1674,8 @@ int lx_oai_parse_embeddings(const struct lx_provider_call *call, struct lx_str b
         int u = lx_json_get(&doc, 0, LX_STR("usage"));
 
         if (lx_json_type(&doc, u) == LX_JSON_OBJECT) {
-            out->usage.input = oai_int(&doc, u, "prompt_tokens");
-            out->usage.total = oai_int(&doc, u, "total_tokens");
+            out->usage.input = lx_wire_int(&doc, u, "prompt_tokens");
+            out->usage.total = lx_wire_int(&doc, u, "total_tokens");
         }
     }
     return LX_OK;

@@ -18,6 +18,7 @@
 #include "core/common.h"
 #include "core/escape.h"
 #include "providers/provider.h"
+#include "providers/wire.h"
 #include "json/json.h"
 
 #define OAF_MAX_STOP 4u /* OpenAI's limit on stop sequences */
@@ -172,20 +173,6 @@ static int oaf_num(struct oaf_dec *d, int v, const char *name, double lo, double
 static bool oaf_prefix_nocase(struct lx_str s, struct lx_str prefix)
 {
     return s.len >= prefix.len && lx_str_eq_nocase(lx_str_make(s.ptr, prefix.len), prefix);
-}
-
-static struct lx_str oaf_concat(struct lx_arena *a, struct lx_str x, struct lx_str y)
-{
-    char *p = lx_arena_alloc(a, x.len + y.len + 1);
-
-    if (p == NULL)
-        return LX_STR_NULL;
-    if (x.len > 0)
-        memcpy(p, x.ptr, x.len);
-    if (y.len > 0)
-        memcpy(p + x.len, y.ptr, y.len);
-    p[x.len + y.len] = '\0';
-    return lx_str_make(p, x.len + y.len);
 }
 
 /* "<id>__thought__<signature>" -> bare id and signature; anything else is a bare id. */
@@ -404,7 +391,7 @@ static int oaf_audio_part(struct oaf_dec *d, int e, size_t i, size_t j, struct l
         return rc;
     if (f.len == 0 || f.len > 16)
         return OAF_BAD(d->err, "Invalid value for '%s.format'.", name);
-    p->media_type = oaf_concat(d->a, LX_STR("audio/"), f);
+    p->media_type = lx_wire_concat2(d->a, LX_STR("audio/"), f);
     return p->media_type.ptr != NULL ? LX_OK : oaf_nomem(d);
 }
 
@@ -1291,11 +1278,6 @@ static void oaf_usage(struct lx_buf *b, const struct lx_usage *u, bool legacy)
     oaf_lit(b, "}");
 }
 
-static bool oaf_usage_known(const struct lx_usage *u)
-{
-    return u->input >= 0 || u->output >= 0 || u->total >= 0;
-}
-
 /* The prompt of a legacy completion (echo). */
 static struct lx_str oaf_prompt(const struct lx_chat_req *req)
 {
@@ -1453,7 +1435,7 @@ static int oaf_encode_response(const struct lx_chat_req *req, const struct lx_ch
             oaf_chat_choice(out, &resp->choices[i]);
     }
     lx_buf_append_char(out, ']');
-    if (oaf_usage_known(&resp->usage)) {
+    if (lx_wire_usage_known(&resp->usage)) {
         oaf_lit(out, ",\"usage\":");
         oaf_usage(out, &resp->usage, legacy);
     }
@@ -1692,22 +1674,6 @@ static int oaf_tool_delta(struct lx_fd_stream *st, struct oaf_stream *s, const s
     return LX_OK;
 }
 
-static void oaf_merge_usage(struct lx_usage *u, const struct lx_usage *d)
-{
-    if (d->input >= 0)
-        u->input = d->input;
-    if (d->output >= 0)
-        u->output = d->output;
-    if (d->total >= 0)
-        u->total = d->total;
-    if (d->cache_read >= 0)
-        u->cache_read = d->cache_read;
-    if (d->cache_write >= 0)
-        u->cache_write = d->cache_write;
-    if (d->reasoning >= 0)
-        u->reasoning = d->reasoning;
-}
-
 static int oaf_done(struct lx_fd_stream *st, struct oaf_stream *s, struct lx_buf *out)
 {
     int rc;
@@ -1789,7 +1755,7 @@ static int oaf_encode_delta(struct lx_fd_stream *st, const struct lx_delta *d, s
             rc = oaf_finish_choice(st, s, d->choice, d->finish, out);
         break;
     case LX_DELTA_USAGE:
-        oaf_merge_usage(&st->usage, &d->usage);
+        lx_wire_usage_merge(&st->usage, &d->usage);
         break;
     case LX_DELTA_ERROR: {
         const struct lx_upstream_error *e = d->error;

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include "core/buf.h"
+#include "providers/wire.h"
 #include "json/json.h"
 #include "json/writer.h"
 
@@ -222,25 +223,6 @@ static int vtxa_sign(struct lx_str pem, struct lx_str msg, struct lx_arena *a,
     return LX_OK;
 }
 
-static struct lx_str vtxa_concat(struct lx_arena *a, const struct lx_str *parts, size_t n)
-{
-    size_t len = 0, k = 0;
-    char *p;
-
-    for (size_t i = 0; i < n; i++)
-        len += parts[i].len;
-    p = lx_arena_alloc(a, len + 1);
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > 0)
-            memcpy(p + k, parts[i].ptr, parts[i].len);
-        k += parts[i].len;
-    }
-    p[k] = '\0';
-    return lx_str_make(p, k);
-}
-
 int lx_vertex_jwt(const struct lx_vertex_sa *sa, int64_t now_s, struct lx_arena *a,
                   struct lx_str *out, struct lx_err *err)
 {
@@ -291,7 +273,7 @@ int lx_vertex_jwt(const struct lx_vertex_sa *sa, int64_t now_s, struct lx_arena 
     lx_buf_release(&hb);
     lx_buf_release(&cb);
     if (parts[0].ptr == NULL || parts[2].ptr == NULL ||
-        (input = vtxa_concat(a, parts, 3)).ptr == NULL) {
+        (input = lx_wire_concat(a, parts, 3)).ptr == NULL) {
         lx_err_set(err, LX_ENOMEM, 500, "out of memory");
         return LX_ENOMEM;
     }
@@ -300,7 +282,7 @@ int lx_vertex_jwt(const struct lx_vertex_sa *sa, int64_t now_s, struct lx_arena 
     parts[0] = input;
     parts[1] = LX_STR(".");
     parts[2] = sig;
-    *out = vtxa_concat(a, parts, 3);
+    *out = lx_wire_concat(a, parts, 3);
     if (out->ptr == NULL) {
         lx_err_set(err, LX_ENOMEM, 500, "out of memory");
         return LX_ENOMEM;
@@ -323,7 +305,7 @@ int lx_vertex_token_request(const struct lx_vertex_sa *sa, int64_t now_s, struct
                       "&assertion=");
     parts[1] = jwt;
     h = lx_arena_zalloc(a, 2 * sizeof(*h));
-    out->body = vtxa_concat(a, parts, 2);
+    out->body = lx_wire_concat(a, parts, 2);
     if (h == NULL || out->body.ptr == NULL) {
         lx_err_set(err, LX_ENOMEM, 500, "out of memory");
         return LX_ENOMEM;

@@ -6,15 +6,15 @@
  * Pure translator (STYLE.md 3.6): no I/O, no globals, no clock; memory from the arenas given.
  * Any thread. Traps: the model is a path (validated, never escaped); "response" may be a JSON
  * object in JSON mode; tools use the legacy flat shape; the stream has no finish reason. */
-#include <stdio.h>
 #include <string.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/str.h"
+#include "providers/provider.h"
+#include "providers/wire.h"
 #include "json/json.h"
 #include "json/writer.h"
-#include "providers/provider.h"
 
 #define WAI_MAX_BODY ((size_t)64 << 20)
 #define WAI_MAX_MSG 512u
@@ -23,129 +23,11 @@
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static struct lx_str wai_concat(struct lx_arena *a, const struct lx_str *parts, size_t n)
-{
-    size_t len = 0, off = 0;
-    char *p;
-
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > SIZE_MAX / 2 - len)
-            return LX_STR_NULL;
-        len += parts[i].len;
-    }
-    p = lx_arena_alloc(a, len + 1);
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].len > 0)
-            memcpy(p + off, parts[i].ptr, parts[i].len);
-        off += parts[i].len;
-    }
-    p[len] = '\0';
-    return lx_str_make(p, len);
-}
-
-static bool wai_contains_nocase(struct lx_str hay, const char *lit)
-{
-    struct lx_str n = lx_str_cstr(lit);
-
-    if (n.len == 0 || hay.len < n.len)
-        return false;
-    for (size_t i = 0; i + n.len <= hay.len; i++)
-        if (lx_str_eq_nocase(lx_str_make(hay.ptr + i, n.len), n))
-            return true;
-    return false;
-}
-
-static bool wai_contains(struct lx_str hay, struct lx_str needle)
-{
-    if (needle.len == 0 || hay.len < needle.len)
-        return false;
-    for (size_t i = 0; i + needle.len <= hay.len; i++)
-        if (memcmp(hay.ptr + i, needle.ptr, needle.len) == 0)
-            return true;
-    return false;
-}
-
-static struct lx_str wai_cut_utf8(struct lx_str s, size_t max)
-{
-    if (s.len <= max)
-        return s;
-    s.len = max;
-    while (s.len > 0 && ((unsigned char)s.ptr[s.len] & 0xC0) == 0x80)
-        s.len--;
-    return s;
-}
-
 /* URL, method and headers: Content-Type, Accept, Bearer key, the configured headers. */
 static int wai_target(const struct lx_provider_call *call, const char *path, struct lx_arena *a,
                       struct lx_upstream_req *out, struct lx_err *err)
 {
-    const struct lx_config_provider *conf = call->conf;
-    struct lx_str parts[2];
-    size_t n = 0, max;
-    struct lx_header *h;
-
-    memset(out, 0, sizeof(*out));
-    parts[0] = conf != NULL && conf->base_url != NULL ? lx_str_cstr(conf->base_url)
-                                                      : LX_STR_NULL;
-    parts[1] = lx_str_cstr(path);
-    out->method = LX_STR("POST");
-    out->url = wai_concat(a, parts, 2);
-    max = 3 + (conf != NULL ? conf->n_headers : 0);
-    h = lx_arena_zalloc(a, max * sizeof(*h));
-    if (out->url.ptr == NULL || h == NULL) {
-        lx_err_set(err, LX_ENOMEM, 500, "out of memory building the upstream request");
-        return LX_ENOMEM;
-    }
-    h[n++] = (struct lx_header){LX_STR("Content-Type"), LX_STR("application/json")};
-    h[n++] = (struct lx_header){LX_STR("Accept"), call->stream && call->endpoint == LX_EP_CHAT
-                                                      ? LX_STR("text/event-stream")
-                                                      : LX_STR("application/json")};
-    if (call->key.len > 0) {
-        struct lx_str bp[2] = {LX_STR("Bearer "), call->key};
-        struct lx_str v = wai_concat(a, bp, 2);
-
-        if (v.ptr == NULL) {
-            lx_err_set(err, LX_ENOMEM, 500, "out of memory building the upstream request");
-            return LX_ENOMEM;
-        }
-        h[n++] = (struct lx_header){LX_STR("Authorization"), v};
-    }
-    for (size_t i = 0; conf != NULL && i < conf->n_headers; i++)
-        if (lx_header_find(h, n, conf->headers[i].name) == NULL)
-            h[n++] = conf->headers[i];
-    out->headers = h;
-    out->n_headers = n;
-    return LX_OK;
-}
-
-static int wai_body_done(struct lx_json_writer *w, struct lx_buf *b, struct lx_arena *a,
-                         struct lx_str *body, struct lx_err *err)
-{
-    int rc = lx_json_writer_finish(w);
-
-    if (rc == LX_OK && b->err != LX_OK)
-        rc = b->err;
-    if (rc == LX_OK) {
-        *body = lx_arena_dup(a, lx_buf_str(b));
-        if (body->ptr == NULL)
-            rc = LX_ENOMEM;
-    }
-    lx_buf_release(b);
-    if (rc == LX_ETOOBIG)
-        lx_err_set(err, rc, 413, "request too large for the upstream body limit");
-    else if (rc != LX_OK)
-        lx_err_set(err, rc, 500, "could not encode the upstream request: %s", lx_strerror(rc));
-    return rc;
-}
-
-static void wai_write_num(struct lx_json_writer *w, const char *key, const struct lx_num *n)
-{
-    if (n->raw.len == 0)
-        return;
-    lx_json_write_key(w, lx_str_cstr(key));
-    lx_json_write_raw(w, n->raw);
+    return lx_wire_bearer_target(call, LX_STR_NULL, path, LX_STR("text/event-stream"), a, out, err);
 }
 
 /* ---- request body ----------------------------------------------------------------------- */
@@ -199,42 +81,13 @@ static int wai_run_target(const struct lx_provider_call *call, struct lx_str mod
         lx_err_set(err, LX_EINVAL, 400, "workers-ai: the model name is not a valid model path");
         return LX_EINVAL;
     }
-    path = wai_concat(a, parts, 2);
+    path = lx_wire_concat(a, parts, 2);
     if (path.ptr == NULL) {
         lx_err_set(err, LX_ENOMEM, 500, "out of memory");
         return LX_ENOMEM;
     }
     rc = wai_target(call, path.ptr, a, out, err);
     return rc;
-}
-
-static struct lx_str wai_join_parts(const struct lx_part *parts, size_t n_parts,
-                                    enum lx_part_type type, struct lx_arena *a)
-{
-    size_t len = 0, n = 0, off = 0;
-    struct lx_str one = LX_STR_NULL;
-    char *p;
-
-    for (size_t i = 0; i < n_parts; i++) {
-        if (parts[i].type != type)
-            continue;
-        one = parts[i].text;
-        len += one.len;
-        n++;
-    }
-    if (n <= 1)
-        return one;
-    p = lx_arena_alloc(a, len + 1);
-    if (p == NULL)
-        return LX_STR_NULL;
-    for (size_t i = 0; i < n_parts; i++) {
-        if (parts[i].type != type || parts[i].text.len == 0)
-            continue;
-        memcpy(p + off, parts[i].text.ptr, parts[i].text.len);
-        off += parts[i].text.len;
-    }
-    p[len] = '\0';
-    return lx_str_make(p, len);
 }
 
 static void wai_write_tool_result(struct lx_json_writer *w, const struct lx_chat_req *req,
@@ -246,7 +99,7 @@ static void wai_write_tool_result(struct lx_json_writer *w, const struct lx_chat
     WAI_KEY(w, "role");
     lx_json_write_str(w, LX_STR("tool"));
     WAI_KEY(w, "content");
-    lx_json_write_str(w, p->n_sub > 0 ? wai_join_parts(p->sub, p->n_sub, LX_PART_TEXT, a)
+    lx_json_write_str(w, p->n_sub > 0 ? lx_wire_join_parts(p->sub, p->n_sub, LX_PART_TEXT, a)
                                       : p->text);
     if (p->id.len > 0) {
         WAI_KEY(w, "tool_call_id");
@@ -294,7 +147,7 @@ static int wai_write_msg(struct lx_json_writer *w, const struct lx_chat_req *req
     WAI_KEY(w, "role");
     lx_json_write_str(w, lx_str_cstr(role));
     WAI_KEY(w, "content");
-    lx_json_write_str(w, wai_join_parts(m->parts, m->n_parts, LX_PART_TEXT, a));
+    lx_json_write_str(w, lx_wire_join_parts(m->parts, m->n_parts, LX_PART_TEXT, a));
     if (n_calls > 0) {
         WAI_KEY(w, "tool_calls");
         lx_json_write_array_begin(w);
@@ -371,8 +224,8 @@ static int wai_chat_body(const struct lx_provider_call *call, const struct lx_ch
         WAI_KEY(&w, "max_tokens");
         lx_json_write_int(&w, req->max_tokens);
     }
-    wai_write_num(&w, "temperature", &req->temperature);
-    wai_write_num(&w, "top_p", &req->top_p);
+    lx_wire_write_num(&w, "temperature", &req->temperature);
+    lx_wire_write_num(&w, "top_p", &req->top_p);
     if (req->top_k >= 0) {
         WAI_KEY(&w, "top_k");
         lx_json_write_int(&w, req->top_k);
@@ -381,8 +234,8 @@ static int wai_chat_body(const struct lx_provider_call *call, const struct lx_ch
         WAI_KEY(&w, "seed");
         lx_json_write_int(&w, req->seed);
     }
-    wai_write_num(&w, "frequency_penalty", &req->frequency_penalty);
-    wai_write_num(&w, "presence_penalty", &req->presence_penalty);
+    lx_wire_write_num(&w, "frequency_penalty", &req->frequency_penalty);
+    lx_wire_write_num(&w, "presence_penalty", &req->presence_penalty);
     if (req->response_format == LX_RF_JSON_OBJECT || req->response_format == LX_RF_JSON_SCHEMA) {
         WAI_KEY(&w, "response_format");
         lx_json_write_object_begin(&w);
@@ -399,7 +252,7 @@ static int wai_chat_body(const struct lx_provider_call *call, const struct lx_ch
     WAI_KEY(&w, "stream");
     lx_json_write_bool(&w, call->stream);
     lx_json_write_object_end(&w);
-    return wai_body_done(&w, &b, a, body, err);
+    return lx_wire_body_done(&w, &b, a, body, err);
 }
 
 static int wai_build_request(const struct lx_provider_call *call, const struct lx_chat_req *req,
@@ -417,43 +270,14 @@ static int wai_build_request(const struct lx_provider_call *call, const struct l
 
 /* ---- decoding --------------------------------------------------------------------------- */
 
-static void wai_json_init(struct lx_json *doc, struct lx_arena *a)
-{
-    lx_json_init(doc, NULL);
-    lx_json_use_arena(doc, a);
-}
-
-static int64_t wai_int(const struct lx_json *doc, int obj, const char *key)
-{
-    int64_t v;
-    int t = lx_json_get(doc, obj, lx_str_cstr(key));
-
-    if (t < 0 || lx_json_int64(doc, t, &v) != LX_OK || v < 0)
-        return -1;
-    return v;
-}
-
-static int wai_str(const struct lx_json *doc, int obj, const char *key, struct lx_arena *a,
-                   struct lx_str *out)
-{
-    int t = lx_json_get(doc, obj, lx_str_cstr(key));
-
-    *out = LX_STR_NULL;
-    if (t < 0 || lx_json_type(doc, t) == LX_JSON_NULL)
-        return LX_OK;
-    if (lx_json_type(doc, t) != LX_JSON_STRING)
-        return LX_EPARSE;
-    return lx_json_str(doc, t, a, out);
-}
-
 static void wai_usage(const struct lx_json *doc, int u, struct lx_usage *out)
 {
     *out = (struct lx_usage)LX_USAGE_INIT;
     if (lx_json_type(doc, u) != LX_JSON_OBJECT)
         return;
-    out->input = wai_int(doc, u, "prompt_tokens");
-    out->output = wai_int(doc, u, "completion_tokens");
-    out->total = wai_int(doc, u, "total_tokens");
+    out->input = lx_wire_int(doc, u, "prompt_tokens");
+    out->output = lx_wire_int(doc, u, "completion_tokens");
+    out->total = lx_wire_int(doc, u, "total_tokens");
     if (out->total < 0 && out->input >= 0 && out->output >= 0)
         out->total = out->input + out->output;
 }
@@ -478,14 +302,6 @@ static int wai_response_text(const struct lx_json *doc, int obj, struct lx_arena
     return LX_EPARSE;
 }
 
-static struct lx_str wai_make_id(struct lx_arena *a, int n)
-{
-    char tmp[32];
-    int len = snprintf(tmp, sizeof(tmp), "call_%d", n);
-
-    return lx_arena_dup(a, lx_str_make(tmp, (size_t)len));
-}
-
 /* {name, arguments} (legacy) or {id, type, function:{name, arguments}} (newer models). */
 static int wai_tool_call(const struct lx_json *doc, int c, int n, struct lx_arena *a,
                          struct lx_str *id, struct lx_str *name, struct lx_str *args)
@@ -496,23 +312,16 @@ static int wai_tool_call(const struct lx_json *doc, int c, int n, struct lx_aren
         return LX_EPARSE;
     if (lx_json_type(doc, fn) != LX_JSON_OBJECT)
         fn = c;
-    if (wai_str(doc, c, "id", a, id) != LX_OK || wai_str(doc, fn, "name", a, name) != LX_OK ||
-        name->len == 0)
+    if (lx_wire_str(doc, c, "id", a, id) != LX_OK ||
+        lx_wire_str(doc, fn, "name", a, name) != LX_OK || name->len == 0)
         return LX_EPARSE;
     if (id->len == 0) {
-        *id = wai_make_id(a, n);
+        *id = lx_wire_call_id(a, n);
         if (id->ptr == NULL)
             return LX_ENOMEM;
     }
     t = lx_json_get(doc, fn, LX_STR("arguments"));
-    switch (lx_json_type(doc, t)) {
-    case LX_JSON_OBJECT: *args = lx_json_raw(doc, t); break;
-    case LX_JSON_STRING: return lx_json_str(doc, t, a, args);
-    case LX_JSON_NONE:
-    case LX_JSON_NULL: *args = LX_STR("{}"); break;
-    default: return LX_EPARSE;
-    }
-    return LX_OK;
+    return lx_wire_tool_args(doc, t, a, args);
 }
 
 static int wai_parse_response(const struct lx_provider_call *call, struct lx_str body,
@@ -527,7 +336,7 @@ static int wai_parse_response(const struct lx_provider_call *call, struct lx_str
 
     (void)call;
     lx_chat_resp_init(out);
-    wai_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto bad;
     res = lx_json_get(&doc, 0, LX_STR("result"));
@@ -582,13 +391,6 @@ struct wai_stream {
     struct lx_usage usage; /* held until [DONE]: FINISH comes before USAGE, as elsewhere */
 };
 
-static void wai_delta_init(struct lx_delta *d, enum lx_delta_type type)
-{
-    memset(d, 0, sizeof(*d));
-    d->type = type;
-    d->usage = (struct lx_usage)LX_USAGE_INIT;
-}
-
 static void wai_classify(int status, int64_t code, struct lx_str msg, struct lx_str key,
                          struct lx_upstream_error *out);
 
@@ -602,10 +404,10 @@ static void wai_first_error(const struct lx_json *doc, int errs, struct lx_arena
     *msg = *code_txt = LX_STR_NULL;
     if (lx_json_type(doc, e) != LX_JSON_OBJECT)
         return;
-    *code = wai_int(doc, e, "code");
+    *code = lx_wire_int(doc, e, "code");
     if (lx_json_type(doc, lx_json_get(doc, e, LX_STR("code"))) == LX_JSON_NUMBER)
         *code_txt = lx_json_raw(doc, lx_json_get(doc, e, LX_STR("code")));
-    (void)wai_str(doc, e, "message", a, msg);
+    (void)lx_wire_str(doc, e, "message", a, msg);
 }
 
 static int wai_start(struct wai_stream *ps, const struct lx_delta_sink *sink)
@@ -615,7 +417,7 @@ static int wai_start(struct wai_stream *ps, const struct lx_delta_sink *sink)
     if (ps->started)
         return LX_OK;
     ps->started = true;
-    wai_delta_init(&d, LX_DELTA_START);
+    lx_wire_delta_init(&d, LX_DELTA_START);
     return sink->emit(sink->ctx, &d);
 }
 
@@ -641,23 +443,23 @@ static int wai_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         rc = wai_start(ps, sink);
         if (rc != LX_OK)
             return rc;
-        wai_delta_init(&d, LX_DELTA_FINISH);
+        lx_wire_delta_init(&d, LX_DELTA_FINISH);
         d.finish = ps->n_calls > 0 ? LX_FINISH_TOOL_CALLS : LX_FINISH_STOP;
         rc = sink->emit(sink->ctx, &d);
         if (rc != LX_OK)
             return rc;
         if (ps->has_usage) {
-            wai_delta_init(&d, LX_DELTA_USAGE);
+            lx_wire_delta_init(&d, LX_DELTA_USAGE);
             d.usage = ps->usage;
             rc = sink->emit(sink->ctx, &d);
             if (rc != LX_OK)
                 return rc;
         }
-        wai_delta_init(&d, LX_DELTA_DONE);
+        lx_wire_delta_init(&d, LX_DELTA_DONE);
         st->done = true;
         return sink->emit(sink->ctx, &d);
     }
-    wai_json_init(&doc, s);
+    lx_wire_json_init(&doc, s);
     if (lx_json_parse(&doc, ev->data.ptr, ev->data.len) != LX_OK ||
         lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto bad;
@@ -671,13 +473,13 @@ static int wai_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         if (e == NULL)
             return LX_ENOMEM;
         wai_first_error(&doc, errs, s, &code, &msg, &code_txt);
-        if (msg.len == 0 && wai_str(&doc, 0, "error", s, &msg) != LX_OK)
+        if (msg.len == 0 && lx_wire_str(&doc, 0, "error", s, &msg) != LX_OK)
             msg = lx_json_raw(&doc, lx_json_get(&doc, 0, LX_STR("error")));
         wai_classify(500, code, msg, st->call != NULL ? st->call->key : LX_STR_NULL, e);
         if (e->type != LX_ERRT_SERVER) /* the status its code implies (3040 -> 429) */
             e->status = lx_err_type_status(e->type);
         e->code = code_txt;
-        wai_delta_init(&d, LX_DELTA_ERROR);
+        lx_wire_delta_init(&d, LX_DELTA_ERROR);
         d.error = e;
         st->failed = true;
         return sink->emit(sink->ctx, &d);
@@ -687,7 +489,7 @@ static int wai_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         return rc;
     if (lx_json_get(&doc, 0, LX_STR("response")) >= 0) {
         known = true;
-        wai_delta_init(&d, LX_DELTA_TEXT);
+        lx_wire_delta_init(&d, LX_DELTA_TEXT);
         if (wai_response_text(&doc, 0, s, &d.text) != LX_OK)
             goto bad;
         if (d.text.len > 0 && (rc = sink->emit(sink->ctx, &d)) != LX_OK)
@@ -702,7 +504,7 @@ static int wai_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
     for (int c = lx_json_first(&doc, calls); c >= 0; c = lx_json_sibling(&doc, calls, c)) {
         if (ps->n_calls >= WAI_MAX_CALLS)
             goto bad;
-        wai_delta_init(&d, LX_DELTA_TOOL_CALL);
+        lx_wire_delta_init(&d, LX_DELTA_TOOL_CALL);
         rc = wai_tool_call(&doc, c, ps->n_calls, s, &d.id, &d.name, &d.text);
         if (rc == LX_ENOMEM)
             return rc;
@@ -743,17 +545,14 @@ static void wai_classify(int status, int64_t code, struct lx_str msg, struct lx_
         out->type = LX_ERRT_RATE_LIMIT;
     else if (code == 5007 || status == 404)
         out->type = LX_ERRT_NOT_FOUND;
-    else if (wai_contains_nocase(msg, "context window") ||
-             wai_contains_nocase(msg, "too many tokens") ||
-             wai_contains_nocase(msg, "context length"))
+    else if (lx_wire_contains_nocase(msg, "context window") ||
+             lx_wire_contains_nocase(msg, "too many tokens") ||
+             lx_wire_contains_nocase(msg, "context length"))
         out->type = LX_ERRT_CONTEXT_LENGTH;
     else
         out->type = lx_err_type_from_status(status);
     lx_upstream_error_defaults(out);
-    if (key.len >= 4 && wai_contains(msg, key))
-        msg = LX_STR("the upstream rejected the credential (its message is withheld: it quoted "
-                     "the key)");
-    out->message = msg;
+    out->message = lx_wire_withhold(msg, key);
 }
 
 static void wai_map_error(const struct lx_provider_call *call, int status,
@@ -763,22 +562,19 @@ static void wai_map_error(const struct lx_provider_call *call, int status,
     struct lx_json doc;
     struct lx_str msg = LX_STR_NULL, code_txt = LX_STR_NULL;
     int64_t code = -1;
-    const struct lx_header *ra;
 
-    wai_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (body.len > 0 && lx_json_parse(&doc, body.ptr, body.len) == LX_OK &&
         lx_json_type(&doc, 0) == LX_JSON_OBJECT) {
         wai_first_error(&doc, lx_json_get(&doc, 0, LX_STR("errors")), a, &code, &msg, &code_txt);
         if (msg.len == 0)
-            (void)wai_str(&doc, 0, "error", a, &msg);
+            (void)lx_wire_str(&doc, 0, "error", a, &msg);
     } else {
-        msg = wai_cut_utf8(lx_str_trim(body), WAI_MAX_MSG);
+        msg = lx_wire_cut_utf8(lx_str_trim(body), WAI_MAX_MSG);
     }
     wai_classify(status, code, msg, call != NULL ? call->key : LX_STR_NULL, out);
     out->code = code_txt;
-    ra = lx_header_find(headers, n_headers, LX_STR("retry-after"));
-    if (ra != NULL)
-        out->retry_after_ms = lx_retry_after_ms(ra->value, call != NULL ? call->now_s : 0);
+    lx_wire_retry_after(call, headers, n_headers, out);
 }
 
 /* ---- embeddings ------------------------------------------------------------------------- */
@@ -801,7 +597,7 @@ static int wai_build_embeddings(const struct lx_provider_call *call,
         lx_json_write_str(&w, req->inputs[i]);
     lx_json_write_array_end(&w);
     lx_json_write_object_end(&w);
-    return wai_body_done(&w, &b, a, &out->body, err);
+    return lx_wire_body_done(&w, &b, a, &out->body, err);
 }
 
 static int wai_parse_embeddings(const struct lx_provider_call *call, struct lx_str body,
@@ -814,7 +610,7 @@ static int wai_parse_embeddings(const struct lx_provider_call *call, struct lx_s
     (void)call;
     memset(out, 0, sizeof(*out));
     out->usage = (struct lx_usage)LX_USAGE_INIT;
-    wai_json_init(&doc, a);
+    lx_wire_json_init(&doc, a);
     if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
         goto bad;
     res = lx_json_get(&doc, 0, LX_STR("result"));
