@@ -31,6 +31,7 @@
 #include "gateway/relay_int.h"
 #include "providers/anthropic.h"
 #include "providers/openai_front.h"
+#include "router/strategy.h"
 #include "sse/writer.h"
 
 #define SEND_SLICE (64u << 10)
@@ -42,6 +43,8 @@ static bool try_again(struct relay *r, const struct lx_err *err,
                       const struct lx_upstream_error *ue);
 static void reset_for_retry(struct relay *r);
 static void fail_start(struct relay *r, const struct lx_err *serr);
+static void breaker_report(struct relay *r, bool success);
+static void inflight_done(struct relay *r);
 
 /* The backoff before another attempt: a libuv timer that may outlive the relay (a handle
  * closes asynchronously), so it is malloc'ed, not in the request arena. */
@@ -116,6 +119,8 @@ static void relay_end(struct relay *r, bool abort_conn)
 {
     r->state = RELAY_DONE;
     retry_timer_cancel(r);
+    inflight_done(r);
+    breaker_report(r, true);
     lx__gw_token_cancel(&r->tw);
     if (r->waiting_images)
         lx__gw_fetch_cancel(r->fetch);
@@ -365,6 +370,13 @@ static void on_up_head(struct lx_upstream *up, int status, const struct lx_heade
         r->content_type = lx_arena_dup(a, ct->value);
     if (ra && ra->value.len <= 64)
         r->retry_after = lx_arena_dup(a, ra->value);
+    if (r->target_id.len > 0 && r->attempt_start_ns) {
+        lx_state_latency_add(r->g->w->gw->state, r->target_id,
+                             (double)(lx_now_mono_ns() - r->attempt_start_ns) / 1e6,
+                             lx_now_wall_ms());
+        r->attempt_start_ns = 0;
+    }
+    breaker_report(r, status < 500);
     if (ok && r->key_picked)
         lx_pool_on_success(lx__gw_pool(r->g->cfg, r->route.cand[r->cand_i].provider_index),
                            &r->g->w->gw->pool_ops, r->key_index, r->call.model,
@@ -642,6 +654,8 @@ static void on_up_done(struct lx_upstream *up, const struct lx_err *err)
     struct lx_upstream_error ue;
 
     r->up = NULL;
+    inflight_done(r);
+    breaker_report(r, err == NULL || r->abort_reason != 0); /* no head: transport failure */
     if (r->abort_reason == LX_ECLOSED || r->abort_reason == LX_ETIMEDOUT) {
         /* the client is gone: nothing to tell it; close without a clean end */
         r->g->status = r->client_started ? r->g->status : 499;
@@ -959,9 +973,146 @@ static int start_attempt(struct relay *r, struct lx_err *err)
         r->fds.created = (int64_t)(lx_now_wall_ms() / 1000);
         r->fds.usage = (struct lx_usage)LX_USAGE_INIT;
     }
-    if (rc == LX_OK)
+    if (rc == LX_OK) {
         rc = lx_upstream_start(r->g->w->up, &ur, &cbs, &r->up);
+        if (rc == LX_OK && r->target_id.len > 0) {
+            lx_state_inflight_add(r->g->w->gw->state, r->target_id, 1, lx_now_wall_ms());
+            r->inflight_counted = true;
+            r->attempt_start_ns = lx_now_mono_ns();
+        }
+    }
+    if (rc != LX_OK)
+        breaker_report(r, true); /* not the target's doing: release a claimed probe */
     return rc;
+}
+
+/* "provider/model": the target's name in the shared state (breakers, latency, in flight). */
+static struct lx_str target_id(struct lx_arena *a, const struct lx_route_candidate *c)
+{
+    size_t pl = strlen(c->provider->name);
+    char *t = lx_arena_alloc(a, pl + 1 + c->model.len + 1);
+
+    if (t == NULL)
+        return LX_STR_NULL;
+    memcpy(t, c->provider->name, pl);
+    t[pl] = '/';
+    memcpy(t + pl + 1, c->model.ptr, c->model.len);
+    t[pl + 1 + c->model.len] = '\0';
+    return lx_str_make(t, pl + 1 + c->model.len);
+}
+
+/* The outcome of the attempt for its target's breaker (once): a transport failure or a 5xx
+ * is the target's failure; anything else (a 4xx is the client's or the key's) a success. */
+static void breaker_report(struct relay *r, bool success)
+{
+    if (!r->breaker_claimed)
+        return;
+    r->breaker_claimed = false;
+    lx_state_breaker_report(r->g->w->gw->state, r->target_id, success, lx_now_wall_ms());
+}
+
+static void inflight_done(struct relay *r)
+{
+    if (!r->inflight_counted)
+        return;
+    r->inflight_counted = false;
+    lx_state_inflight_add(r->g->w->gw->state, r->target_id, -1, lx_now_wall_ms());
+}
+
+/* ---- the router's live signals, read from the shared state (router/strategy.h) ---------- */
+
+struct signal_ctx {
+    struct relay *r;
+    char name[LX_STATE_NAME_MAX + 1];
+};
+
+static struct lx_str signal_target(struct signal_ctx *sc, const struct lx_route_candidate *c)
+{
+    int n = snprintf(sc->name, sizeof(sc->name), "%s/%.*s", c->provider->name, (int)c->model.len,
+                     c->model.ptr);
+
+    return lx_str_make(sc->name, n > 0 && (size_t)n < sizeof(sc->name) ? (size_t)n : 0);
+}
+
+static int64_t sig_latency(void *ctx, const struct lx_route_candidate *c)
+{
+    struct signal_ctx *sc = ctx;
+    double ema = 0;
+    uint64_t n = 0;
+
+    if (!lx_state_latency_get(sc->r->g->w->gw->state, signal_target(sc, c), &ema, &n) || n == 0)
+        return -1;
+    return (int64_t)(ema * 1000.0);
+}
+
+static int64_t sig_in_flight(void *ctx, const struct lx_route_candidate *c)
+{
+    struct signal_ctx *sc = ctx;
+
+    return lx_state_inflight_get(sc->r->g->w->gw->state, signal_target(sc, c));
+}
+
+static enum lx_route_breaker sig_breaker(void *ctx, const struct lx_route_candidate *c)
+{
+    struct signal_ctx *sc = ctx;
+    struct lx_state_breaker b;
+    uint64_t now = lx_now_wall_ms();
+
+    lx_state_breaker_get(sc->r->g->w->gw->state, signal_target(sc, c), now, &b);
+    switch (b.state) {
+    case LX_BREAKER_OPEN:
+        return now >= b.until_ms ? LX_ROUTE_BREAKER_HALF_OPEN : LX_ROUTE_BREAKER_OPEN;
+    case LX_BREAKER_HALF_OPEN:
+        return b.probe_in_flight ? LX_ROUTE_BREAKER_OPEN : LX_ROUTE_BREAKER_HALF_OPEN;
+    case LX_BREAKER_CLOSED: break;
+    }
+    return LX_ROUTE_BREAKER_CLOSED;
+}
+
+static bool sig_keys(void *ctx, const struct lx_route_candidate *c, struct lx_route_keys *out)
+{
+    struct signal_ctx *sc = ctx;
+    struct relay *r = sc->r;
+    struct lx_pool *pool = lx__gw_pool(r->g->cfg, c->provider_index);
+    struct lx_pool_counts pc;
+
+    if (r->byok.source != LX_BYOK_NONE || pool == NULL || lx_pool_size(pool) == 0)
+        return false;
+    lx_pool_counts(pool, &r->g->w->gw->pool_ops, c->model, lx_now_wall_ms(), &pc);
+    *out = (struct lx_route_keys){(unsigned)pc.usable, (unsigned)pc.cooling,
+                                  (unsigned)pc.disabled, pc.soonest_end_ms};
+    return true;
+}
+
+/* Orders the router's candidates by the alias's strategy with the live signals: open breakers
+ * and exhausted key pools skipped (router/strategy.c). LX_OK, or LX_ENOTFOUND with plan's
+ * answer in err (429 with r->retry_after, or 503). */
+static int order_candidates(struct relay *r, struct lx_err *err)
+{
+    struct signal_ctx sc = {.r = r};
+    struct lx_route_signals sig = {&sc, sig_latency, sig_in_flight, sig_breaker, sig_keys};
+    struct lx_route_order_req oreq = {.now_ms = lx_now_wall_ms(), .random = relay_rand(r)};
+    struct lx_route_plan *plan = lx_arena_alloc(lx_http_req_arena(r->g->req), sizeof(*plan));
+
+    if (plan == NULL || lx_route_order(&r->route, &oreq, &sig, plan) != LX_OK)
+        return LX_OK; /* keep the router's order */
+    if (plan->n_order == 0) {
+        *err = plan->err;
+        if (plan->http_status == 429 && plan->retry_after_ms >= 0) {
+            char *v = lx_arena_alloc(lx_http_req_arena(r->g->req), 24);
+            int n = v ? snprintf(v, 24, "%lld", (long long)((plan->retry_after_ms + 999) / 1000))
+                      : 0;
+
+            r->retry_after = lx_str_make(v, n > 0 ? (size_t)n : 0);
+        }
+        err->rc = LX_ENOTFOUND;
+        err->http_status = plan->http_status ? plan->http_status : 503;
+        return LX_ENOTFOUND;
+    }
+    for (size_t i = 0; i < plan->n_order; i++)
+        r->route.cand[i] = plan->order[i].cand;
+    r->route.n_cand = plan->n_order;
+    return LX_OK;
 }
 
 /* The key for candidate c from its provider's pool (BYOK and keyless providers need none).
@@ -1007,8 +1158,17 @@ static int pick_key(struct relay *r, const struct lx_route_candidate *c, const s
 static int start_next(struct relay *r, struct lx_err *err)
 {
     for (;;) {
-        if (pick_key(r, &r->route.cand[r->cand_i], r->tried, r->n_tried, true) == LX_OK)
-            return start_attempt(r, err);
+        if (pick_key(r, &r->route.cand[r->cand_i], r->tried, r->n_tried, true) == LX_OK) {
+            const struct lx_route_candidate *c = &r->route.cand[r->cand_i];
+
+            r->target_id = target_id(lx_http_req_arena(r->g->req), c);
+            r->breaker_claimed = r->target_id.len > 0 &&
+                                 lx_state_breaker_allow(r->g->w->gw->state, r->target_id,
+                                                        lx_now_wall_ms());
+            if (r->target_id.len == 0 || r->breaker_claimed)
+                return start_attempt(r, err);
+            /* its breaker is open (or its half-open probe is out): the next candidate */
+        }
         if (r->cand_i + 1 >= r->route.n_cand)
             break;
         r->cand_i++;
@@ -1161,6 +1321,21 @@ static void relay_start(struct lx_gw_req *g)
                                r->byok.source != LX_BYOK_NONE};
     if (lx_route(g->cfg, &rr, &r->route) != LX_OK) {
         lx__gw_fail(g, r->route.err.http_status, r->route.err.msg, r->route.code, r->route.code);
+        return;
+    }
+    if (order_candidates(r, &err) != LX_OK) {
+        struct lx_header h = {LX_STR("Retry-After"), r->retry_after};
+
+        g->status = err.http_status;
+        g->error_class = err.http_status == 429 ? "keys_cooling" : "no_target";
+        g->t_first_byte_ns = lx_now_mono_ns();
+        lx__gw_access_log(g);
+        lx__gw_write_error(g, err.http_status, lx_err_type_from_status(err.http_status),
+                           lx_str_cstr(err.msg),
+                           err.http_status == 429 ? LX_STR("rate_limit_exceeded")
+                                                  : LX_STR("no_usable_target"),
+                           &h, r->retry_after.len ? 1 : 0);
+        lx_http_resp_end(g->req, false);
         return;
     }
     lx_buf_init(&r->up_body, 0);

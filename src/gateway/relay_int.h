@@ -103,6 +103,12 @@ struct relay {
     uint64_t soonest_cooling_ms;
     struct retry_timer *timer;  /* the backoff before the next attempt */
 
+    /* the attempt's target ("provider/model") in the shared state: breaker, latency, load */
+    struct lx_str target_id;
+    bool breaker_claimed;       /* lx_state_breaker_allow said yes: one report owed */
+    bool inflight_counted;      /* +1 in flight for target_id: -1 owed */
+    uint64_t attempt_start_ns;
+
     /* image URLs fetched and inlined for providers that cannot fetch them (fetch.h) */
     struct lx_gw_fetch *fetch;
     bool waiting_images, images_done;

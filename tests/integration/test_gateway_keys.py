@@ -15,7 +15,8 @@ MASTER = "mk-keys-%d" % os.getpid()
 # distinct last six characters: the mock counts per key by them
 KEYS = {"a": "sk-test-key-aaaaaa", "b": "sk-test-key-bbbbbb", "c": "sk-test-key-cccccc",
         "q1": "sk-test-key-qqqqq1", "q2": "sk-test-key-qqqqq2",
-        "s1": "sk-test-key-sssss1", "s2": "sk-test-key-sssss2"}
+        "s1": "sk-test-key-sssss1", "s2": "sk-test-key-sssss2",
+        "t": "sk-test-key-tttttt", "u": "sk-test-key-uuuuuu"}
 AUTH = {"Authorization": "Bearer " + MASTER}
 _env = {}
 
@@ -32,12 +33,18 @@ def env():
             "    keys: [\"${KA}\", \"${KB}\", \"${KC}\"]\n"
             "  - name: q\n    type: openai\n    base_url: %s\n    keys: [\"${KQ1}\", \"${KQ2}\"]\n"
             "  - name: s\n    type: openai\n    base_url: %s\n    keys: [\"${KS1}\", \"${KS2}\"]\n"
-            % (base, base, base))
+            "  - name: t\n    type: openai\n    base_url: %s\n    keys: [\"${KT}\"]\n"
+            "  - name: u\n    type: openai\n    base_url: %s\n    keys: [\"${KU}\"]\n"
+            "models:\n"
+            "  - name: flaky\n    targets: [\"t/mock:status=503\", \"u/gpt-4o-mini\"]\n"
+            "  - name: dead\n    targets: [\"t/mock:status=503,delay=0\"]\n"
+            % (base, base, base, base, base))
     f.close()
     _env["lx"] = start_llmux(["--config", f.name, "--workers", "1"],
                              env={"M": MASTER, "KA": KEYS["a"], "KB": KEYS["b"],
                                   "KC": KEYS["c"], "KQ1": KEYS["q1"], "KQ2": KEYS["q2"],
-                                  "KS1": KEYS["s1"], "KS2": KEYS["s2"]})
+                                  "KS1": KEYS["s1"], "KS2": KEYS["s2"], "KT": KEYS["t"],
+                                  "KU": KEYS["u"]})
     return _env["lx"].port
 
 
@@ -199,6 +206,37 @@ def fault_before_first_byte_fails_over_within_the_limit():
     # s1 is picked first about half the time; the transport may resend once on a fresh
     # connection when a reused one is reset before any byte (upstream/), never more
     check(c["s1"]["requests"] <= 20, c["s1"])
+
+
+@test
+def breaker_opens_after_five_failures_and_sheds_the_target():
+    port = env()
+    mock("DELETE", "/mock/keys")
+    mock("POST", "/mock/reset")
+    for _ in range(12):
+        status, h, out = http(port, "POST", "/v1/chat/completions", chat("flaky"), headers=AUTH)
+        eq(status, 200, out[:200])  # the first target fails, the second answers
+    c = per_key()[0]
+    eq(c["t"]["requests"], 5, "the failing target kept getting traffic after 5 failures")
+    eq(c["u"]["requests"], 12)
+    # a target alone behind an open breaker: llmux answers at once, nothing goes upstream
+    for _ in range(5):
+        http(port, "POST", "/v1/chat/completions", chat("dead"), headers=AUTH)
+    before = per_key()[0]["t"]["requests"]
+    status, h, out = http(port, "POST", "/v1/chat/completions", chat("dead"),
+                          headers=dict(AUTH, **{"X-Request-Id": "breaker-open-1"}))
+    eq(status, 503, out[:200])
+    eq(per_key()[0]["t"]["requests"], before, "a request went through an open breaker")
+    line = None
+    for _ in range(100):
+        line = [json.loads(ln) for ln in _env["lx"].output().splitlines()
+                if "breaker-open-1" in ln and '"access"' in ln]
+        if line:
+            break
+        time.sleep(0.02)
+    check(line, "no access line")
+    check(line[0]["latency_ms"] < 5, "the open breaker's answer took %s ms" % line[0]["latency_ms"])
+    check('"breaker"' in _env["lx"].output(), "no breaker line in the log")
 
 
 if __name__ == "__main__":
