@@ -158,6 +158,12 @@ struct lx_config {
     struct lx_config_route *routes; /* checked in order; the defaults when the file has none */
     size_t n_routes;
 
+    struct {
+        const char *url;    /* secret (may hold a password): "redis://[:pw@]host[:port][/0]";
+                             * NULL: state stays in this process */
+        const char *prefix; /* key and channel prefix; NULL: "llmux:" */
+    } redis;
+
     struct lx_arena *arena; /* owns every string and array above */
     /* Set once by the one who publishes the snapshot, before any other thread sees it, and
      * freed by a cleanup on `arena` (the gateway: the key pools of this snapshot). */

@@ -120,6 +120,14 @@ int lx_config_dump(const struct lx_config *cfg, struct lx_buf *b)
     lx_buf_appendf(b, "  max_images: %u\n",
                    cfg->image_fetch.max_images ? cfg->image_fetch.max_images
                                                : LX_CONFIG_IMAGE_FETCH_MAX_IMAGES);
+    if (cfg->redis.url != NULL) {
+        lx_buf_append_cstr(b, "redis:\n  url: \"***\"\n"); /* may hold a password */
+        if (cfg->redis.prefix != NULL) {
+            lx_buf_append_cstr(b, "  prefix: ");
+            q(b, cfg->redis.prefix);
+            lx_buf_append_cstr(b, "\n");
+        }
+    }
     lx_buf_append_cstr(b, "providers:");
     lx_buf_append_cstr(b, cfg->n_providers ? "\n" : " []\n");
     for (size_t i = 0; i < cfg->n_providers; i++) {

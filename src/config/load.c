@@ -508,7 +508,8 @@ static bool valid_header_name(struct lx_str s)
 
 static const char *const top_keys[] = {
     "listen", "workers", "master_key", "auth", "log_level", "server", "upstream",
-    "cors",   "providers", "models", "routes", "image_fetch", "prices", NULL};
+    "cors",   "providers", "models", "routes", "image_fetch", "prices", "redis", NULL};
+static const char *const redis_keys[] = {"url", "prefix", NULL};
 static const char *const server_keys[] = {
     "max_body", "header_timeout_ms", "body_timeout_ms", "keepalive_timeout_ms",
     "send_timeout_ms", "drain_timeout_ms", "answer_half_closed", NULL};
@@ -710,6 +711,25 @@ static const char *image_host_pattern(char *s, size_t *len)
         return "has an empty label";
     *len = n;
     return NULL;
+}
+
+/* redis: {url, prefix}: cooldowns, disabled keys and breakers shared by several instances. */
+static void load_redis(struct ld *ld, struct fy_node *root)
+{
+    struct fy_node *m = section(ld, root, "redis", redis_keys);
+    struct loc at = nowhere;
+    const char *url = NULL, *prefix = NULL;
+
+    if (m == NULL)
+        return;
+    if (get_str(ld, m, "url", "redis", F_SECRET, nowhere, &url, &at) == V_OK && url != NULL) {
+        if (strncmp(url, "redis://", 8) != 0 || url[8] == '\0')
+            ERR(ld, at, "redis.url: expected redis://[:password@]host[:port][/0]");
+        else
+            ld->cfg->redis.url = url;
+    }
+    if (get_str(ld, m, "prefix", "redis", 0, nowhere, &prefix, NULL) == V_OK && prefix != NULL)
+        ld->cfg->redis.prefix = prefix;
 }
 
 static void load_image_fetch(struct ld *ld, struct fy_node *root)
@@ -1651,6 +1671,7 @@ static void load_root(struct ld *ld, struct fy_node *root)
     load_auth(ld, root);
     load_cors(ld, root);
     load_image_fetch(ld, root);
+    load_redis(ld, root);
     load_providers(ld, root);
     load_models(ld, root);
     load_routes(ld, root, &use_default_routes);

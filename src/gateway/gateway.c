@@ -47,6 +47,21 @@ struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_c
         sc.on_event = lx__gw_state_event;
         gw->state = lx_state_new(&sc);
     }
+    if (cfg->redis.url != NULL) {
+        /* several instances share cooldowns, disabled keys and breakers; Redis down never
+         * fails a request (state/ keeps working locally; /health says so) */
+        struct lx_state_redis_conf rc;
+
+        if (lx_state_redis_parse_url(cfg->redis.url, &rc, gw->redis_buf, sizeof(gw->redis_buf)) !=
+            LX_OK) {
+            lx_logf(LX_LOG_ERROR, "redis.url: not a redis:// URL llmux can use");
+        } else {
+            if (cfg->redis.prefix != NULL)
+                rc.prefix = cfg->redis.prefix;
+            if (lx_state_redis_attach(gw->state, &rc) != LX_OK)
+                lx_logf(LX_LOG_ERROR, "redis: could not start the state thread");
+        }
+    }
     lx__gw_state_ops(gw->state, &gw->pool_ops);
     lx_pool_conf_defaults(&gw->pool_conf);
     lx__gw_pools_attach(cfg);

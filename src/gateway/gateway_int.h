@@ -18,6 +18,7 @@ struct lx_gateway {
     struct lx_state *state;     /* cooldowns, disabled keys, budgets: every worker (keys.c) */
     struct lx_pool_state_ops pool_ops; /* the pools' view of state */
     struct lx_pool_conf pool_conf;     /* key-pool and retry rules */
+    char redis_buf[512];               /* the parsed redis URL's strings (state/ keeps them) */
 };
 
 struct lx_gateway_worker {

@@ -136,6 +136,13 @@ void lx__gw_health(struct lx_gw_req *g)
         lx_json_write_object_end(&w);
     }
     lx_json_write_object_end(&w);
+    {
+        char st[96];
+
+        lx_json_write_key(&w, LX_STR("shared_state"));
+        lx_state_redis_status(g->w->gw->state, st, sizeof(st));
+        lx_json_write_str(&w, lx_str_cstr(st)); /* "off", "connected", "down since ..." */
+    }
     lx_json_write_key(&w, LX_STR("available_providers"));
     lx_json_write_array_begin(&w);
     for (size_t i = 0; i < cfg->n_providers; i++)
