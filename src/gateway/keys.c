@@ -8,12 +8,15 @@
  * (gateway.c), shared by every worker thread. */
 #include "gateway/keys.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/time.h"
+#include "gateway/gateway_int.h"
 
 struct gw_pools {
     size_t n;
@@ -156,4 +159,72 @@ void lx__gw_state_event(void *data, const struct lx_state_event *ev)
     if (ev->remote)
         lx_log_bool(&l, "remote", true);
     lx_log_end(&l);
+}
+
+/* ---- the router's live signals -------------------------------------------------------------- */
+
+static struct lx_str signal_target(struct lx__gw_signal_ctx *sc, const struct lx_route_candidate *c)
+{
+    int n = snprintf(sc->name, sizeof(sc->name), "%s/%.*s", c->provider->name, (int)c->model.len,
+                     c->model.ptr);
+
+    return lx_str_make(sc->name, n > 0 && (size_t)n < sizeof(sc->name) ? (size_t)n : 0);
+}
+
+static int64_t sig_latency(void *ctx, const struct lx_route_candidate *c)
+{
+    struct lx__gw_signal_ctx *sc = ctx;
+    double ema = 0;
+    uint64_t n = 0;
+
+    if (!lx_state_latency_get(sc->gw->state, signal_target(sc, c), &ema, &n) || n == 0)
+        return -1;
+    return (int64_t)(ema * 1000.0);
+}
+
+static int64_t sig_in_flight(void *ctx, const struct lx_route_candidate *c)
+{
+    struct lx__gw_signal_ctx *sc = ctx;
+
+    return lx_state_inflight_get(sc->gw->state, signal_target(sc, c));
+}
+
+static enum lx_route_breaker sig_breaker(void *ctx, const struct lx_route_candidate *c)
+{
+    struct lx__gw_signal_ctx *sc = ctx;
+    struct lx_state_breaker b;
+    uint64_t now = lx_now_wall_ms();
+
+    lx_state_breaker_get(sc->gw->state, signal_target(sc, c), now, &b);
+    switch (b.state) {
+    case LX_BREAKER_OPEN:
+        return now >= b.until_ms ? LX_ROUTE_BREAKER_HALF_OPEN : LX_ROUTE_BREAKER_OPEN;
+    case LX_BREAKER_HALF_OPEN:
+        return b.probe_in_flight ? LX_ROUTE_BREAKER_OPEN : LX_ROUTE_BREAKER_HALF_OPEN;
+    case LX_BREAKER_CLOSED: break;
+    }
+    return LX_ROUTE_BREAKER_CLOSED;
+}
+
+static bool sig_keys(void *ctx, const struct lx_route_candidate *c, struct lx_route_keys *out)
+{
+    struct lx__gw_signal_ctx *sc = ctx;
+    struct lx_pool *pool = lx__gw_pool(sc->cfg, c->provider_index);
+    struct lx_pool_counts pc;
+
+    if (sc->byok || pool == NULL || lx_pool_size(pool) == 0)
+        return false;
+    lx_pool_counts(pool, &sc->gw->pool_ops, c->model, lx_now_wall_ms(), &pc);
+    *out = (struct lx_route_keys){(unsigned)pc.usable, (unsigned)pc.cooling,
+                                  (unsigned)pc.disabled, pc.soonest_end_ms};
+    return true;
+}
+
+void lx__gw_route_signals(const struct lx_gateway *gw, const struct lx_config *cfg, bool byok,
+                          struct lx__gw_signal_ctx *ctx, struct lx_route_signals *out)
+{
+    ctx->gw = gw;
+    ctx->cfg = cfg;
+    ctx->byok = byok;
+    *out = (struct lx_route_signals){ctx, sig_latency, sig_in_flight, sig_breaker, sig_keys};
 }

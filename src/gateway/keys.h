@@ -4,6 +4,7 @@
 #define LX_GATEWAY_KEYS_H
 
 #include "config/config.h"
+#include "router/strategy.h"
 #include "pool/pool.h"
 #include "state/state.h"
 
@@ -17,5 +18,20 @@ struct lx_pool *lx__gw_pool(const struct lx_config *cfg, size_t provider_index);
 void lx__gw_state_ops(struct lx_state *st, struct lx_pool_state_ops *ops);
 /* The key lifecycle log: every cooldown, disable and recovery st reports, named by key id. */
 void lx__gw_state_event(void *data, const struct lx_state_event *ev);
+
+struct lx_gateway;
+
+/* The router's live signals (router/strategy.h) read from the gateway's state: the moving
+ * average of time to the answer's head per target, requests in flight, the breaker (a
+ * half-open breaker whose probe is out reads as open), and the key pool's counts (unknown
+ * when the client brings its own key). ctx is scratch owned by the caller. */
+struct lx__gw_signal_ctx {
+    const struct lx_gateway *gw;
+    const struct lx_config *cfg;
+    bool byok;
+    char name[LX_STATE_NAME_MAX + 1];
+};
+void lx__gw_route_signals(const struct lx_gateway *gw, const struct lx_config *cfg, bool byok,
+                          struct lx__gw_signal_ctx *ctx, struct lx_route_signals *out);
 
 #endif /* LX_GATEWAY_KEYS_H */

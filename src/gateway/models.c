@@ -4,7 +4,9 @@
 
 #include "core/time.h"
 #include "gateway/gateway_int.h"
+#include "gateway/keys.h"
 #include "router/router.h"
+#include "router/strategy.h"
 #include "json/writer.h"
 
 static int hexval(char c)
@@ -101,9 +103,25 @@ void lx__gw_route_check(struct lx_gw_req *g)
     query_param(h->query, LX_STR("provider"), &prov);
     rr.model = model.len ? lx_buf_str(&model) : LX_STR("@cf/meta/llama-4-scout-17b-16e-instruct");
     rr.provider = lx_buf_str(&prov);
-    lx_route(g->cfg, &rr, &res);
     lx_json_writer_init(&w, &b);
-    lx_route_explain(&res, lx_now_wall_ms(), &w);
+    if (lx_route(g->cfg, &rr, &res) == LX_OK) {
+        /* the order a request would take now, with each target's keys, breaker, latency and
+         * load, and why any is skipped (router/strategy.c) */
+        struct lx__gw_signal_ctx sc;
+        struct lx_route_signals sig;
+        struct lx_route_order_req oreq = {.now_ms = lx_now_wall_ms(), .random = 0};
+        struct lx_route_plan *plan = lx_arena_alloc(lx_http_req_arena(g->req), sizeof(*plan));
+
+        lx__gw_route_signals(g->w->gw, g->cfg, false, &sc, &sig);
+        if (plan != NULL) {
+            lx_route_order(&res, &oreq, &sig, plan); /* nothing left: the plan says why */
+            lx_route_explain_plan(&res, plan, oreq.now_ms, &w);
+        }
+        else
+            lx_route_explain(&res, oreq.now_ms, &w);
+    } else {
+        lx_route_explain(&res, lx_now_wall_ms(), &w);
+    }
     lx_json_writer_finish(&w);
     send_json(g, &b);
     lx_buf_release(&b);

@@ -1019,84 +1019,20 @@ static void inflight_done(struct relay *r)
     lx_state_inflight_add(r->g->w->gw->state, r->target_id, -1, lx_now_wall_ms());
 }
 
-/* ---- the router's live signals, read from the shared state (router/strategy.h) ---------- */
-
-struct signal_ctx {
-    struct relay *r;
-    char name[LX_STATE_NAME_MAX + 1];
-};
-
-static struct lx_str signal_target(struct signal_ctx *sc, const struct lx_route_candidate *c)
-{
-    int n = snprintf(sc->name, sizeof(sc->name), "%s/%.*s", c->provider->name, (int)c->model.len,
-                     c->model.ptr);
-
-    return lx_str_make(sc->name, n > 0 && (size_t)n < sizeof(sc->name) ? (size_t)n : 0);
-}
-
-static int64_t sig_latency(void *ctx, const struct lx_route_candidate *c)
-{
-    struct signal_ctx *sc = ctx;
-    double ema = 0;
-    uint64_t n = 0;
-
-    if (!lx_state_latency_get(sc->r->g->w->gw->state, signal_target(sc, c), &ema, &n) || n == 0)
-        return -1;
-    return (int64_t)(ema * 1000.0);
-}
-
-static int64_t sig_in_flight(void *ctx, const struct lx_route_candidate *c)
-{
-    struct signal_ctx *sc = ctx;
-
-    return lx_state_inflight_get(sc->r->g->w->gw->state, signal_target(sc, c));
-}
-
-static enum lx_route_breaker sig_breaker(void *ctx, const struct lx_route_candidate *c)
-{
-    struct signal_ctx *sc = ctx;
-    struct lx_state_breaker b;
-    uint64_t now = lx_now_wall_ms();
-
-    lx_state_breaker_get(sc->r->g->w->gw->state, signal_target(sc, c), now, &b);
-    switch (b.state) {
-    case LX_BREAKER_OPEN:
-        return now >= b.until_ms ? LX_ROUTE_BREAKER_HALF_OPEN : LX_ROUTE_BREAKER_OPEN;
-    case LX_BREAKER_HALF_OPEN:
-        return b.probe_in_flight ? LX_ROUTE_BREAKER_OPEN : LX_ROUTE_BREAKER_HALF_OPEN;
-    case LX_BREAKER_CLOSED: break;
-    }
-    return LX_ROUTE_BREAKER_CLOSED;
-}
-
-static bool sig_keys(void *ctx, const struct lx_route_candidate *c, struct lx_route_keys *out)
-{
-    struct signal_ctx *sc = ctx;
-    struct relay *r = sc->r;
-    struct lx_pool *pool = lx__gw_pool(r->g->cfg, c->provider_index);
-    struct lx_pool_counts pc;
-
-    if (r->byok.source != LX_BYOK_NONE || pool == NULL || lx_pool_size(pool) == 0)
-        return false;
-    lx_pool_counts(pool, &r->g->w->gw->pool_ops, c->model, lx_now_wall_ms(), &pc);
-    *out = (struct lx_route_keys){(unsigned)pc.usable, (unsigned)pc.cooling,
-                                  (unsigned)pc.disabled, pc.soonest_end_ms};
-    return true;
-}
-
 /* Orders the router's candidates by the alias's strategy with the live signals: open breakers
  * and exhausted key pools skipped (router/strategy.c). LX_OK, or LX_ENOTFOUND with plan's
  * answer in err (429 with r->retry_after, or 503). */
 static int order_candidates(struct relay *r, struct lx_err *err)
 {
-    struct signal_ctx sc = {.r = r};
-    struct lx_route_signals sig = {&sc, sig_latency, sig_in_flight, sig_breaker, sig_keys};
+    struct lx__gw_signal_ctx sc;
+    struct lx_route_signals sig;
     struct lx_route_order_req oreq = {.now_ms = lx_now_wall_ms(), .random = relay_rand(r)};
     struct lx_route_plan *plan = lx_arena_alloc(lx_http_req_arena(r->g->req), sizeof(*plan));
 
-    if (plan == NULL || lx_route_order(&r->route, &oreq, &sig, plan) != LX_OK)
-        return LX_OK; /* keep the router's order */
-    if (plan->n_order == 0) {
+    lx__gw_route_signals(r->g->w->gw, r->g->cfg, r->byok.source != LX_BYOK_NONE, &sc, &sig);
+    if (plan == NULL)
+        return LX_OK; /* out of memory: keep the router's order */
+    if (lx_route_order(&r->route, &oreq, &sig, plan) != LX_OK || plan->n_order == 0) {
         *err = plan->err;
         if (plan->http_status == 429 && plan->retry_after_ms >= 0) {
             char *v = lx_arena_alloc(lx_http_req_arena(r->g->req), 24);
@@ -1107,11 +1043,20 @@ static int order_candidates(struct relay *r, struct lx_err *err)
         }
         err->rc = LX_ENOTFOUND;
         err->http_status = plan->http_status ? plan->http_status : 503;
+        r->no_target_code = "no_usable_target";
+        for (size_t i = 0; i < plan->n_skipped; i++) {
+            if (plan->skipped[i].skip != LX_ROUTE_SKIP_KEYS_DISABLED &&
+                plan->skipped[i].skip != LX_ROUTE_SKIP_DISABLED)
+                break;
+            if (plan->skipped[i].skip == LX_ROUTE_SKIP_KEYS_DISABLED)
+                r->no_target_code = "no_usable_key"; /* every key of every target disabled */
+        }
         return LX_ENOTFOUND;
     }
     for (size_t i = 0; i < plan->n_order; i++)
         r->route.cand[i] = plan->order[i].cand;
     r->route.n_cand = plan->n_order;
+    r->plan = plan;
     return LX_OK;
 }
 
@@ -1234,6 +1179,21 @@ static bool try_again(struct relay *r, const struct lx_err *err,
         return false;
     if (err == NULL && r->g->upstream_status < 300)
         return false;
+    if (err == NULL && ue->type == LX_ERRT_CONTEXT_LENGTH && r->plan != NULL) {
+        /* the prompt does not fit this target: the next one with a larger window, if any */
+        long next = lx_route_next_larger(r->plan, r->cand_i, 0);
+
+        if (next <= (long)r->cand_i || (size_t)next >= r->route.n_cand)
+            return false;
+        lx_logf(LX_LOG_INFO, "request %s: context too long for %s, trying a larger window",
+                r->g->id, r->g->provider);
+        r->cand_i = (size_t)next;
+        r->n_tried = 0;
+        reset_for_retry(r);
+        if (start_next(r, &serr) != LX_OK)
+            fail_start(r, &serr);
+        return true;
+    }
     if (err == NULL && r->key_picked && pool != NULL) {
         struct lx_pool_verdict v;
 
@@ -1333,7 +1293,7 @@ static void relay_start(struct lx_gw_req *g)
         lx__gw_write_error(g, err.http_status, lx_err_type_from_status(err.http_status),
                            lx_str_cstr(err.msg),
                            err.http_status == 429 ? LX_STR("rate_limit_exceeded")
-                                                  : LX_STR("no_usable_target"),
+                                                  : lx_str_cstr(r->no_target_code),
                            &h, r->retry_after.len ? 1 : 0);
         lx_http_resp_end(g->req, false);
         return;

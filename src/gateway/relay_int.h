@@ -25,6 +25,7 @@
 #include "gateway/fetch.h"
 #include "gateway/token.h"
 #include "router/router.h"
+#include "router/strategy.h"
 #include "sse/sse.h"
 #include "json/json.h"
 
@@ -105,6 +106,8 @@ struct relay {
 
     /* the attempt's target ("provider/model") in the shared state: breaker, latency, load */
     struct lx_str target_id;
+    const char *no_target_code; /* why no target was left: "no_usable_key", ... */
+    const struct lx_route_plan *plan; /* the strategy's order (context-window fallback) */
     bool breaker_claimed;       /* lx_state_breaker_allow said yes: one report owed */
     bool inflight_counted;      /* +1 in flight for target_id: -1 owed */
     uint64_t attempt_start_ns;

@@ -38,6 +38,11 @@ def env():
             "models:\n"
             "  - name: flaky\n    targets: [\"t/mock:status=503\", \"u/gpt-4o-mini\"]\n"
             "  - name: dead\n    targets: [\"t/mock:status=503,delay=0\"]\n"
+            "  - name: long\n    targets:\n"
+            "      - {target: \"t/mock:fixture=openai/error_400_context_length.json\","
+            " context_window: 8192}\n"
+            "      - {target: \"u/mock:fixture=openai/chat_basic_response.json\","
+            " context_window: 128000}\n"
             % (base, base, base, base, base))
     f.close()
     _env["lx"] = start_llmux(["--config", f.name, "--workers", "1"],
@@ -237,6 +242,26 @@ def breaker_opens_after_five_failures_and_sheds_the_target():
     check(line, "no access line")
     check(line[0]["latency_ms"] < 5, "the open breaker's answer took %s ms" % line[0]["latency_ms"])
     check('"breaker"' in _env["lx"].output(), "no breaker line in the log")
+    # route-check explains it: the target is skipped, its breaker open
+    status, h, out = http(port, "GET", "/v1/route-check?model=dead", headers=AUTH)
+    eq(status, 200, out)
+    doc = json.loads(out)
+    eq(doc["available"], False)
+    eq(doc["candidates"][0]["skipped"], "breaker_open")
+    eq(doc["candidates"][0]["breaker"], "open")
+    eq(doc["candidates"][0]["keys"]["usable"], 1)
+
+
+@test
+def context_window_fallback_moves_to_a_larger_window():
+    port = env()
+    mock("DELETE", "/mock/keys")
+    mock("POST", "/mock/reset")
+    status, h, out = http(port, "POST", "/v1/chat/completions", chat("long"), headers=AUTH)
+    eq(status, 200, out[:300])  # the first target said context_length_exceeded
+    c = per_key()[0]
+    eq(c["t"]["requests"], 1)
+    eq(c["u"]["requests"], 1)
 
 
 if __name__ == "__main__":
