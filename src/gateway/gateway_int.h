@@ -76,6 +76,10 @@ struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req);
 int lx__gw_resp_start(struct lx_gw_req *g, int status, const struct lx_header *h, size_t n,
                       int64_t content_length);
 void lx__gw_access_log(const struct lx_gw_req *g);
+/* "<prefix><key>" copied into a and zeroed when a goes; *keep (may be NULL) gets the copy.
+ * LX_STR_NULL when out of memory. */
+struct lx_str lx__gw_secret_value(struct lx_arena *a, const char *prefix, struct lx_str key,
+                                  char **keep);
 /* Writes an error in the client's protocol (g->src) with h (Retry-After ...) and the extra
  * headers; the caller ends the request. */
 void lx__gw_write_error(struct lx_gw_req *g, int status, enum lx_err_type type,

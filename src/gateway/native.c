@@ -176,11 +176,6 @@ static size_t origin_len(const char *base)
     return slash ? (size_t)(slash - base) : strlen(base);
 }
 
-static void wipe_cstr(void *p)
-{
-    explicit_bzero(p, strlen(p));
-}
-
 /* Adds the provider's key in its own style. false when this provider cannot be reached here. */
 static bool add_auth(struct lx_gw_req *g, const struct lx_config_provider *p,
                      struct lx_header *h, size_t *nh)
@@ -188,8 +183,7 @@ static bool add_auth(struct lx_gw_req *g, const struct lx_config_provider *p,
     struct lx_arena *a = lx_http_req_arena(g->req);
     struct lx_str key = LX_STR_NULL;
     const char *name = "Authorization", *prefix = "Bearer ";
-    char *v;
-    size_t plen;
+    struct lx_str v;
 
     switch (p->proto) {
     case LX_CONFIG_PROTO_ANTHROPIC: name = "x-api-key", prefix = ""; break;
@@ -212,18 +206,10 @@ static bool add_auth(struct lx_gw_req *g, const struct lx_config_provider *p,
     }
     if (key.len == 0)
         return true;
-    plen = strlen(prefix);
-    v = lx_arena_alloc(a, plen + key.len + 1);
-    if (v == NULL)
+    v = lx__gw_secret_value(a, prefix, key, NULL);
+    if (v.ptr == NULL)
         return false;
-    memcpy(v, prefix, plen);
-    memcpy(v + plen, key.ptr, key.len);
-    v[plen + key.len] = '\0';
-    if (lx_arena_on_release(a, wipe_cstr, v) != LX_OK) {
-        explicit_bzero(v, plen + key.len);
-        return false;
-    }
-    h[(*nh)++] = (struct lx_header){lx_str_cstr(name), lx_str_make(v, plen + key.len)};
+    h[(*nh)++] = (struct lx_header){lx_str_cstr(name), v};
     return true;
 }
 

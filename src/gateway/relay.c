@@ -1253,6 +1253,27 @@ static void reset_for_retry(struct relay *r)
     r->g->upstream_status = 0;
 }
 
+/* Nothing can take the request now (every target's breaker open, every key cooling or
+ * disabled): 429 with Retry-After at the soonest cooldown end, or 503, at once. */
+static void answer_no_target(struct relay *r, const struct lx_err *err)
+{
+    struct lx_gw_req *g = r->g;
+    struct lx_header h = {LX_STR("Retry-After"), r->retry_after};
+    bool cooling = err->http_status == 429;
+
+    g->status = err->http_status;
+    g->error_class = cooling ? "keys_cooling" : "no_target";
+    g->t_first_byte_ns = lx_now_mono_ns();
+    lx__gw_access_log(g);
+    lx__gw_write_error(g, err->http_status, lx_err_type_from_status(err->http_status),
+                       lx_str_cstr(err->msg),
+                       cooling ? LX_STR("rate_limit_exceeded")
+                               : lx_str_cstr(r->no_target_code ? r->no_target_code
+                                                               : "no_usable_target"),
+                       &h, r->retry_after.len ? 1 : 0);
+    lx_http_resp_end(g->req, false);
+}
+
 /* Every relayed route: parse, route, and the first attempt. */
 static void relay_start(struct lx_gw_req *g)
 {
@@ -1284,18 +1305,7 @@ static void relay_start(struct lx_gw_req *g)
         return;
     }
     if (order_candidates(r, &err) != LX_OK) {
-        struct lx_header h = {LX_STR("Retry-After"), r->retry_after};
-
-        g->status = err.http_status;
-        g->error_class = err.http_status == 429 ? "keys_cooling" : "no_target";
-        g->t_first_byte_ns = lx_now_mono_ns();
-        lx__gw_access_log(g);
-        lx__gw_write_error(g, err.http_status, lx_err_type_from_status(err.http_status),
-                           lx_str_cstr(err.msg),
-                           err.http_status == 429 ? LX_STR("rate_limit_exceeded")
-                                                  : lx_str_cstr(r->no_target_code),
-                           &h, r->retry_after.len ? 1 : 0);
-        lx_http_resp_end(g->req, false);
+        answer_no_target(r, &err);
         return;
     }
     lx_buf_init(&r->up_body, 0);
@@ -1312,19 +1322,8 @@ static void relay_start(struct lx_gw_req *g)
         g->relay = NULL;
         relay_release(r);
         if (err.rc == LX_ENOTFOUND) {
-            /* no usable key anywhere: 429 with the soonest cooldown end, or 503 */
-            struct lx_header h = {LX_STR("Retry-After"), r->retry_after};
-
-            g->status = err.http_status;
-            g->error_class = err.http_status == 429 ? "keys_cooling" : "keys_disabled";
-            g->t_first_byte_ns = lx_now_mono_ns();
-            lx__gw_access_log(g);
-            lx__gw_write_error(g, err.http_status, lx_err_type_from_status(err.http_status),
-                               lx_str_cstr(err.msg),
-                               err.http_status == 429 ? LX_STR("rate_limit_exceeded")
-                                                      : LX_STR("no_usable_key"),
-                               &h, r->retry_after.len ? 1 : 0);
-            lx_http_resp_end(g->req, false);
+            r->no_target_code = "no_usable_key";
+            answer_no_target(r, &err);
             return;
         }
         if (err.http_status >= 400 && err.http_status < 500)

@@ -49,8 +49,8 @@ enum relay_mode relay_choose_mode(const struct relay *r, const struct lx_config_
     return RELAY_TRANSLATE;
 }
 
-/* "<prefix><key>" in the arena, wiped with it. */
-static struct lx_str secret_value(struct lx_arena *a, const char *prefix, struct lx_str key,
+/* "<prefix><key>" in the arena, wiped with it (gateway_int.h). */
+struct lx_str lx__gw_secret_value(struct lx_arena *a, const char *prefix, struct lx_str key,
                                   char **keep)
 {
     size_t plen = strlen(prefix);
@@ -148,7 +148,7 @@ static int finish_target(struct relay *r, const struct lx_config_provider *p, si
                          struct lx_upstream_req *ur)
 {
     if (key.len > 0) {
-        struct lx_str v = secret_value(lx_http_req_arena(r->g->req), prefix, key, &r->auth_value);
+        struct lx_str v = lx__gw_secret_value(lx_http_req_arena(r->g->req), prefix, key, &r->auth_value);
 
         if (v.ptr == NULL)
             return LX_ENOMEM;
@@ -190,7 +190,7 @@ static int pass_openai(struct relay *r, const struct lx_config_provider *p, stru
         (struct lx_header){LX_STR("Accept"), r->want_stream ? LX_STR("text/event-stream")
                                                             : LX_STR("application/json")};
     if (key.len > 0) {
-        struct lx_str v = secret_value(a, "Bearer ", key, &r->auth_value);
+        struct lx_str v = lx__gw_secret_value(a, "Bearer ", key, &r->auth_value);
 
         if (v.ptr == NULL)
             return LX_ENOMEM;
