@@ -50,7 +50,7 @@ int lx_buf_grow(struct lx_buf *b, size_t extra)
     return LX_OK;
 }
 
-int lx_buf_append(struct lx_buf *b, const void *p, size_t n)
+int lx__buf_append_slow(struct lx_buf *b, const void *p, size_t n)
 {
     if (lx_buf_grow(b, n) != LX_OK)
         return b->err;
@@ -61,19 +61,39 @@ int lx_buf_append(struct lx_buf *b, const void *p, size_t n)
     return LX_OK;
 }
 
-int lx_buf_append_str(struct lx_buf *b, struct lx_str s)
-{
-    return lx_buf_append(b, s.ptr, s.len);
-}
-
 int lx_buf_append_cstr(struct lx_buf *b, const char *s)
 {
     return lx_buf_append(b, s, strlen(s));
 }
 
-int lx_buf_append_char(struct lx_buf *b, char c)
+size_t lx_u64_to_dec(char *d, uint64_t v)
 {
-    return lx_buf_append(b, &c, 1);
+    char t[LX_U64_DIGITS];
+    size_t i = sizeof(t), n;
+
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    n = sizeof(t) - i;
+    memcpy(d, t + i, n);
+    return n;
+}
+
+int lx_buf_append_u64(struct lx_buf *b, uint64_t v)
+{
+    char d[LX_U64_DIGITS];
+
+    return lx_buf_append(b, d, lx_u64_to_dec(d, v));
+}
+
+int lx_buf_append_i64(struct lx_buf *b, int64_t v)
+{
+    if (v < 0) {
+        lx_buf_append_char(b, '-');
+        return lx_buf_append_u64(b, 0ull - (uint64_t)v);
+    }
+    return lx_buf_append_u64(b, (uint64_t)v);
 }
 
 int lx_buf_appendf(struct lx_buf *b, const char *fmt, ...)

@@ -105,11 +105,31 @@ bool lx_log_begin_to(struct lx_logline *l, enum lx_log_level level, const char *
     return begin(l, level, msg);
 }
 
+/* ,"k": in one append. Keys are our own identifiers; one that would need escaping (or is
+ * long) takes the escaping path. */
 static void key(struct lx_logline *l, const char *k)
 {
-    lx_buf_append(l->out, ",\"", 2);
-    lx_json_escape(l->out, lx_str_cstr(k));
-    lx_buf_append(l->out, "\":", 2);
+    char t[64];
+    size_t n = 0;
+
+    t[n++] = ',';
+    t[n++] = '"';
+    for (; *k && n < sizeof(t) - 2; k++) {
+        unsigned char c = (unsigned char)*k;
+
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            break;
+        t[n++] = (char)c;
+    }
+    if (*k) {
+        lx_buf_append(l->out, t, n);
+        lx_json_escape(l->out, lx_str_cstr(k));
+        lx_buf_append(l->out, "\":", 2);
+        return;
+    }
+    t[n++] = '"';
+    t[n++] = ':';
+    lx_buf_append(l->out, t, n);
 }
 
 void lx_log_str(struct lx_logline *l, const char *k, struct lx_str v)
@@ -138,18 +158,6 @@ void lx_log_cstr(struct lx_logline *l, const char *k, const char *v)
 }
 
 /* Decimal digits of v without printf: this runs for every field of every access line. */
-static void append_u64(struct lx_buf *b, unsigned long long v)
-{
-    char d[24];
-    size_t i = sizeof(d);
-
-    do {
-        d[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    lx_buf_append(b, d + i, sizeof(d) - i);
-}
-
 void lx_log_int(struct lx_logline *l, const char *k, long long v)
 {
     if (!l->active)
@@ -157,9 +165,9 @@ void lx_log_int(struct lx_logline *l, const char *k, long long v)
     key(l, k);
     if (v < 0) {
         lx_buf_append_char(l->out, '-');
-        append_u64(l->out, 0ull - (unsigned long long)v);
+        lx_buf_append_u64(l->out, 0ull - (unsigned long long)v);
     } else {
-        append_u64(l->out, (unsigned long long)v);
+        lx_buf_append_u64(l->out, (unsigned long long)v);
     }
 }
 
@@ -168,7 +176,20 @@ void lx_log_uint(struct lx_logline *l, const char *k, unsigned long long v)
     if (!l->active)
         return;
     key(l, k);
-    append_u64(l->out, v);
+    lx_buf_append_u64(l->out, v);
+}
+
+void lx_log_ms(struct lx_logline *l, const char *k, uint64_t ns)
+{
+    uint64_t us = (ns + 500) / 1000;
+    char frac[4] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
+                    (char)('0' + us % 10)};
+
+    if (!l->active)
+        return;
+    key(l, k);
+    lx_buf_append_u64(l->out, us / 1000);
+    lx_buf_append(l->out, frac, sizeof(frac));
 }
 
 void lx_log_double(struct lx_logline *l, const char *k, double v)

@@ -46,6 +46,9 @@ void lx_log_cstr(struct lx_logline *l, const char *key, const char *v); /* NULL 
 void lx_log_int(struct lx_logline *l, const char *key, long long v);
 void lx_log_uint(struct lx_logline *l, const char *key, unsigned long long v);
 void lx_log_double(struct lx_logline *l, const char *key, double v);
+/* A duration given in nanoseconds, written in milliseconds with three decimals ("12.345"),
+ * without printf: the access log's hot path. */
+void lx_log_ms(struct lx_logline *l, const char *key, uint64_t ns);
 void lx_log_bool(struct lx_logline *l, const char *key, bool v);
 /* Ends the line: written at once (lx_log_begin), or left in the batch (lx_log_begin_to). */
 void lx_log_end(struct lx_logline *l);

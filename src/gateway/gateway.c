@@ -225,8 +225,14 @@ struct lx_gw_req *lx__gw_req_new(struct lx_http_req *req)
     } else {
         uint64_t a = next_rand(g->w), b = next_rand(g->w);
 
-        snprintf(g->id, sizeof(g->id), "req_%016llx%08llx", (unsigned long long)a,
-                 (unsigned long long)(b >> 32));
+        static const char hex[] = "0123456789abcdef";
+
+        memcpy(g->id, "req_", 4); /* "req_" + 16 + 8 hex digits, without printf */
+        for (int i = 0; i < 16; i++)
+            g->id[4 + i] = hex[(a >> (60 - 4 * i)) & 15];
+        for (int i = 0; i < 8; i++)
+            g->id[20 + i] = hex[(b >> (60 - 4 * i)) & 15];
+        g->id[28] = '\0';
     }
     g->cfg = lx_config_slot_get(&g->w->gw->slot);
     if (lx_arena_on_release(lx_http_req_arena(req), release_cfg, g->cfg) != LX_OK) {
@@ -281,9 +287,9 @@ void lx__gw_access_log(const struct lx_gw_req *g)
     lx_log_int(&l, "status", g->status);
     if (g->upstream_status)
         lx_log_int(&l, "upstream_status", g->upstream_status);
-    lx_log_double(&l, "latency_ms", (double)(now - g->t_start_ns) / 1e6);
+    lx_log_ms(&l, "latency_ms", now - g->t_start_ns);
     if (g->t_first_byte_ns)
-        lx_log_double(&l, "ttfb_ms", (double)(g->t_first_byte_ns - g->t_start_ns) / 1e6);
+        lx_log_ms(&l, "ttfb_ms", g->t_first_byte_ns - g->t_start_ns);
     if (g->usage.have) {
         lx_log_int(&l, "prompt_tokens", g->usage.prompt);
         lx_log_int(&l, "completion_tokens", g->usage.completion);

@@ -1027,11 +1027,21 @@ static int order_candidates(struct relay *r, struct lx_err *err)
     struct lx__gw_signal_ctx sc;
     struct lx_route_signals sig;
     struct lx_route_order_req oreq = {.now_ms = lx_now_wall_ms(), .random = relay_rand(r)};
-    struct lx_route_plan *plan = lx_arena_alloc(lx_http_req_arena(r->g->req), sizeof(*plan));
+    enum lx_config_strategy strategy =
+        r->route.alias ? r->route.alias->strategy : LX_CONFIG_STRATEGY_PRIORITY;
+    struct lx_route_plan *plan;
 
-    lx__gw_route_signals(r->g->w->gw, r->g->cfg, r->byok.source != LX_BYOK_NONE, &sc, &sig);
+    if (r->route.n_cand == 1)
+        return LX_OK; /* nothing to order: start_next skips an open breaker or a spent pool */
+    plan = lx_arena_alloc(lx_http_req_arena(r->g->req), sizeof(*plan));
     if (plan == NULL)
         return LX_OK; /* out of memory: keep the router's order */
+    lx__gw_route_signals(r->g->w->gw, r->g->cfg, r->byok.source != LX_BYOK_NONE, &sc, &sig);
+    /* the hot path reads only the signals its strategy orders by (route-check reads all) */
+    if (strategy != LX_CONFIG_STRATEGY_LATENCY)
+        sig.latency_us = NULL;
+    if (strategy != LX_CONFIG_STRATEGY_LEAST_BUSY)
+        sig.in_flight = NULL;
     if (lx_route_order(&r->route, &oreq, &sig, plan) != LX_OK || plan->n_order == 0) {
         *err = plan->err;
         if (plan->http_status == 429 && plan->retry_after_ms >= 0) {
@@ -1112,7 +1122,7 @@ static int start_next(struct relay *r, struct lx_err *err)
                                                         lx_now_wall_ms());
             if (r->target_id.len == 0 || r->breaker_claimed)
                 return start_attempt(r, err);
-            /* its breaker is open (or its half-open probe is out): the next candidate */
+            r->saw_breaker_open = true; /* or its half-open probe is out: the next candidate */
         }
         if (r->cand_i + 1 >= r->route.n_cand)
             break;
@@ -1132,7 +1142,13 @@ static int start_next(struct relay *r, struct lx_err *err)
                    "Every key for this model is cooling down after rate limits; retry after "
                    "%llu s.",
                    (unsigned long long)s);
+    } else if (r->saw_breaker_open) {
+        r->no_target_code = "provider_unavailable";
+        lx_err_set(err, LX_ENOTFOUND, 503,
+                   "No target can take the request now: its circuit breaker is open after "
+                   "repeated upstream failures.");
     } else {
+        r->no_target_code = "no_usable_key";
         lx_err_set(err, LX_ENOTFOUND, 503, "No usable key: every key of the provider is disabled.");
     }
     return LX_ENOTFOUND;
@@ -1322,7 +1338,6 @@ static void relay_start(struct lx_gw_req *g)
         g->relay = NULL;
         relay_release(r);
         if (err.rc == LX_ENOTFOUND) {
-            r->no_target_code = "no_usable_key";
             answer_no_target(r, &err);
             return;
         }

@@ -101,6 +101,7 @@ struct relay {
     size_t tried[16];           /* key indices this request used on the current candidate */
     size_t n_tried;
     bool saw_cooling;           /* some candidate had keys that were all cooling down */
+    bool saw_breaker_open;      /* some candidate was passed over for its open breaker */
     uint64_t soonest_cooling_ms;
     struct retry_timer *timer;  /* the backoff before the next attempt */
 

@@ -1503,7 +1503,9 @@ static int build_head(struct lx_upstream *up, const struct lx_upstream_req *req)
     lx_buf_append_str(b, up->u.path);
     lx_buf_append(b, " HTTP/1.1\r\nHost: ", 17);
     lx_buf_append_str(b, up->u.hostport);
-    lx_buf_appendf(b, "\r\nContent-Length: %zu\r\n", req->body.len);
+    lx_buf_append(b, "\r\nContent-Length: ", 18);
+    lx_buf_append_u64(b, req->body.len);
+    lx_buf_append(b, "\r\n", 2);
     if (up->via_proxy && !up->u.tls && ctx->http_px.auth_len > 0)
         lx_buf_appendf(b, "Proxy-Authorization: Basic %.*s\r\n", (int)ctx->http_px.auth_len,
                        ctx->http_px.auth);
@@ -1532,17 +1534,28 @@ static struct origin *origin_get(struct lx_upstream_ctx *ctx, const struct lx__u
                                  bool proxy)
 {
     char key[320];
-    int n = snprintf(key, sizeof(key), "%s://%.*s:%u%s", u->tls ? "https" : "http",
-                     LX_STR_FMT(u->host), u->port, proxy ? "|proxy" : "");
+    const char *scheme = u->tls ? "https://" : "http://";
+    size_t sl = strlen(scheme), n;
     struct origin *o;
 
-    if (n < 0 || (size_t)n >= sizeof(key))
+    /* "scheme://host:port[|proxy]", built without printf: once per request */
+    if (u->host.len > sizeof(key) - sl - 1 - LX_U64_DIGITS - 7)
         return NULL;
+    memcpy(key, scheme, sl);
+    memcpy(key + sl, u->host.ptr, u->host.len);
+    n = sl + u->host.len;
+    key[n++] = ':';
+    n += lx_u64_to_dec(key + n, u->port);
+    if (proxy) {
+        memcpy(key + n, "|proxy", 6);
+        n += 6;
+    }
+    key[n] = '\0';
     for (o = ctx->origins; o != NULL; o = o->next)
         if (strcmp(o->key, key) == 0)
             return o;
     o = lx_xcalloc(1, sizeof(*o));
-    o->key = lx_xstrndup(key, (size_t)n);
+    o->key = lx_xstrndup(key, n);
     o->next = ctx->origins;
     ctx->origins = o;
     return o;
