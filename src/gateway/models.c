@@ -1,5 +1,6 @@
 /* models.c - GET /v1/models (OpenAI's list shape) and GET /health (per-provider status), both
- * answered from the request's configuration snapshot. Runs on the request's loop thread. */
+ * answered from the request's configuration snapshot; GET /v1/model-options and
+ * /v1/route-check, which also read the live state. Runs on the request's loop thread. */
 #include <string.h>
 
 #include "core/time.h"
@@ -62,7 +63,7 @@ static void send_json(struct lx_gw_req *g, struct lx_buf *b)
 
 /* GET /v1/models: the aliases with an enabled target (owned by "llmux"), then each
  * provider/model an alias names on an enabled provider (router.c). Providers' own model lists
- * come with the catalog. GET /v1/model-options (S2) is the same list. */
+ * come with the catalog. */
 static void models_as(struct lx_gw_req *g, const char *route)
 {
     struct lx_buf b = LX_BUF_INIT(8u << 20);
@@ -81,10 +82,107 @@ void lx__gw_models(struct lx_gw_req *g)
     models_as(g, "models");
 }
 
+/* GET /v1/model-options (S2): what is routable now. Every id GET /v1/models lists is routed
+ * and ordered as a request would be at this instant (breakers, key pools, the alias's
+ * strategy): "data" holds the ones that would be sent somewhere, with the provider and
+ * upstream model that would take the request first; "unavailable" the others, with the
+ * status a request would get and why (a 429's retry_after_s). */
+struct model_opts {
+    struct lx_gw_req *g;
+    struct lx_json_writer *w;
+    struct lx_route_result res;
+    struct lx_route_plan plan;
+    struct lx__gw_signal_ctx sc;
+    struct lx_route_signals sig;
+    uint64_t now_ms;
+    bool second_pass; /* false: write the available ids; true: the unavailable ones */
+};
+
+static void model_option(void *ctx, struct lx_str id, const char *owner)
+{
+    struct model_opts *mo = ctx;
+    struct lx_json_writer *w = mo->w;
+    struct lx_route_req rr = {id, LX_STR_NULL, LX_STR_NULL, false};
+    struct lx_route_order_req oreq = {.now_ms = mo->now_ms, .random = 0};
+    bool routed = lx_route(mo->g->cfg, &rr, &mo->res) == LX_OK;
+    bool ok;
+
+    if (routed)
+        lx_route_order(&mo->res, &oreq, &mo->sig, &mo->plan);
+    ok = routed && mo->plan.n_order > 0;
+    if (ok == mo->second_pass)
+        return;
+    lx_json_write_object_begin(w);
+    lx_json_write_key(w, LX_STR("id"));
+    lx_json_write_str(w, id);
+    if (ok) {
+        const struct lx_route_candidate *c = &mo->plan.order[0].cand;
+
+        lx_json_write_key(w, LX_STR("object"));
+        lx_json_write_str(w, LX_STR("model"));
+        lx_json_write_key(w, LX_STR("created"));
+        lx_json_write_uint(w, mo->now_ms / 1000);
+        lx_json_write_key(w, LX_STR("owned_by"));
+        lx_json_write_str(w, lx_str_cstr(owner ? owner : "llmux"));
+        lx_json_write_key(w, LX_STR("provider"));
+        lx_json_write_str(w, lx_str_cstr(c->provider->name));
+        lx_json_write_key(w, LX_STR("model"));
+        lx_json_write_str(w, c->model);
+        lx_json_write_key(w, LX_STR("strategy"));
+        lx_json_write_str(w, lx_str_cstr(lx_config_strategy_name(mo->plan.strategy)));
+        lx_json_write_key(w, LX_STR("targets_available"));
+        lx_json_write_uint(w, mo->plan.n_order);
+    } else {
+        const struct lx_err *e = routed ? &mo->plan.err : &mo->res.err;
+        const char *code = routed ? mo->plan.code : mo->res.code;
+
+        lx_json_write_key(w, LX_STR("status"));
+        lx_json_write_int(w, e->http_status);
+        lx_json_write_key(w, LX_STR("code"));
+        lx_json_write_str(w, lx_str_cstr(code ? code : "unavailable"));
+        lx_json_write_key(w, LX_STR("message"));
+        lx_json_write_str(w, lx_str_cstr(e->msg));
+        if (routed && mo->plan.http_status == 429 && mo->plan.retry_after_ms >= 0) {
+            lx_json_write_key(w, LX_STR("retry_after_s"));
+            lx_json_write_uint(w, ((uint64_t)mo->plan.retry_after_ms + 999) / 1000);
+        }
+    }
+    lx_json_write_object_end(w);
+}
+
 /* g is gone once the answer is sent: the route name must be set before */
 void lx__gw_model_options(struct lx_gw_req *g)
 {
-    models_as(g, "model-options");
+    struct lx_buf b = LX_BUF_INIT(8u << 20);
+    struct lx_json_writer w;
+    struct model_opts *mo = lx_arena_zalloc(lx_http_req_arena(g->req), sizeof(*mo));
+
+    g->route = "model-options";
+    if (mo == NULL) {
+        lx__gw_fail(g, 503, "out of memory", NULL, "oom");
+        return;
+    }
+    mo->g = g;
+    mo->w = &w;
+    mo->now_ms = lx_now_wall_ms();
+    lx__gw_route_signals(g->w->gw, g->cfg, false, &mo->sc, &mo->sig);
+    lx_json_writer_init(&w, &b);
+    lx_json_write_object_begin(&w);
+    lx_json_write_key(&w, LX_STR("object"));
+    lx_json_write_str(&w, LX_STR("list"));
+    lx_json_write_key(&w, LX_STR("data"));
+    lx_json_write_array_begin(&w);
+    lx_route_model_ids(g->cfg, model_option, mo);
+    lx_json_write_array_end(&w);
+    lx_json_write_key(&w, LX_STR("unavailable"));
+    lx_json_write_array_begin(&w);
+    mo->second_pass = true;
+    lx_route_model_ids(g->cfg, model_option, mo);
+    lx_json_write_array_end(&w);
+    lx_json_write_object_end(&w);
+    lx_json_writer_finish(&w);
+    send_json(g, &b);
+    lx_buf_release(&b);
 }
 
 /* GET /v1/route-check?model=M[&provider=P]: the routing decision for M explained, S2's

@@ -338,6 +338,29 @@ static void write_model(struct lx_json_writer *w, struct lx_str id, struct lx_st
     lx_json_write_object_end(w);
 }
 
+void lx_route_model_ids(const struct lx_config *cfg,
+                        void (*fn)(void *ctx, struct lx_str id, const char *owner), void *ctx)
+{
+    for (size_t i = 0; i < cfg->n_models; i++)
+        if (alias_usable(cfg, &cfg->models[i]))
+            fn(ctx, lx_str_cstr(cfg->models[i].name), NULL);
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        for (size_t k = 0; k < cfg->models[i].n_targets; k++) {
+            const struct lx_config_target *t = &cfg->models[i].targets[k];
+            const struct lx_config_provider *p = &cfg->providers[t->provider_index];
+            size_t pl = strlen(p->name), ml = strlen(t->model);
+            char tmp[256];
+
+            if (!p->enabled || seen_before(cfg, i, k) || pl + 1 + ml > sizeof(tmp))
+                continue;
+            memcpy(tmp, p->name, pl);
+            tmp[pl] = '/';
+            memcpy(tmp + pl + 1, t->model, ml);
+            fn(ctx, lx_str_make(tmp, pl + 1 + ml), p->name);
+        }
+    }
+}
+
 int lx_route_models_json(const struct lx_config *cfg, uint64_t created_s, struct lx_json_writer *w)
 {
     lx_json_write_object_begin(w);

@@ -97,4 +97,9 @@ int lx_route_explain(const struct lx_route_result *res, uint64_t now_ms, struct 
  * "created" of every entry. Returns the writer's sticky error. */
 int lx_route_models_json(const struct lx_config *cfg, uint64_t created_s, struct lx_json_writer *w);
 
+/* The same ids as lx_route_models_json, in the same order, one call each: an alias (owner
+ * NULL) or "provider/model" (owner = the provider's name). id is valid during the call only. */
+void lx_route_model_ids(const struct lx_config *cfg,
+                        void (*fn)(void *ctx, struct lx_str id, const char *owner), void *ctx);
+
 #endif /* LX_ROUTER_H */

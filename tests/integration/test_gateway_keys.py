@@ -231,6 +231,7 @@ def breaker_opens_after_five_failures_and_sheds_the_target():
     status, h, out = http(port, "POST", "/v1/chat/completions", chat("dead"),
                           headers=dict(AUTH, **{"X-Request-Id": "breaker-open-1"}))
     eq(status, 503, out[:200])
+    eq(json.loads(out)["error"]["code"], "provider_unavailable")
     eq(per_key()[0]["t"]["requests"], before, "a request went through an open breaker")
     line = None
     for _ in range(100):
@@ -250,6 +251,17 @@ def breaker_opens_after_five_failures_and_sheds_the_target():
     eq(doc["candidates"][0]["skipped"], "breaker_open")
     eq(doc["candidates"][0]["breaker"], "open")
     eq(doc["candidates"][0]["keys"]["usable"], 1)
+    # model-options lists what is routable now: "flaky" goes to u first, "dead" is not routable
+    status, h, out = http(port, "GET", "/v1/model-options", headers=AUTH)
+    eq(status, 200, out)
+    doc = json.loads(out)
+    data = {m["id"]: m for m in doc["data"]}
+    gone = {m["id"]: m for m in doc["unavailable"]}
+    eq(data["flaky"]["provider"], "u", "the open breaker's target was offered first")
+    eq(data["flaky"]["targets_available"], 1)
+    check("dead" not in data and "dead" in gone, "dead listed as routable: %s" % out[:400])
+    eq(gone["dead"]["status"], 503)
+    check("breaker" in gone["dead"]["message"], gone["dead"])
 
 
 @test
