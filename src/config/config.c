@@ -86,6 +86,24 @@ int lx_config_errs_format(const struct lx_config_errs *errs, struct lx_buf *b)
     return b->err;
 }
 
+void lx_config_key_pool_defaults(struct lx_config_key_pool *kp)
+{
+    *kp = (struct lx_config_key_pool){
+        .cooldown_s = 65,
+        .max_cooldown_s = 86400,
+        .consecutive_429 = 2,
+        .long_cooldown_s = 86400,
+        .max_attempts = 3,
+        .backoff_base_ms = 100,
+        .backoff_cap_ms = 5000,
+        .retry_timeouts = true,
+        .budget_percent = 20,
+        .budget_min_per_s = 10,
+        .probe_enabled = false,
+        .probe_interval_s = 600,
+    };
+}
+
 struct lx_config *lx__config_new(const char *source)
 {
     struct lx_arena *a = lx_arena_new(16384, LX_CONFIG_ARENA_MAX);
@@ -112,6 +130,7 @@ struct lx_config *lx__config_new(const char *source)
     cfg->server.drain_timeout_ms = 30000;
     cfg->upstream.timeouts = (struct lx_config_timeouts){
         .connect_ms = 5000, .first_byte_ms = 120000, .idle_ms = 60000, .total_ms = 600000};
+    lx_config_key_pool_defaults(&cfg->key_pool);
     return cfg;
 }
 
@@ -301,8 +320,11 @@ int lx__config_env_provider(struct lx_config *cfg, const struct lx__config_prese
 {
     const char *key = pr->env_key ? getenv(pr->env_key) : NULL;
 
-    *p = (struct lx_config_provider){.name = pr->type, .type = pr->type, .proto = pr->proto,
-                                     .timeouts = cfg->upstream.timeouts};
+    *p = (struct lx_config_provider){.name = pr->type,
+                                     .type = pr->type,
+                                     .proto = pr->proto,
+                                     .timeouts = cfg->upstream.timeouts,
+                                     .health_check = LX_CONFIG_HEALTH_CHECK_DEFAULTS};
     if (!pr->chat || (!pr->from_env && pr->env_key != NULL))
         return LX_ENOTFOUND; /* listed only, or needs the file (a resource URL, a key file) */
     if (pr->env_key != NULL && (key == NULL || *key == '\0'))

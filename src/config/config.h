@@ -48,6 +48,48 @@ struct lx_config_timeouts { /* upstream, milliseconds */
     unsigned connect_ms, first_byte_ms, idle_ms, total_ms;
 };
 
+/* How a provider's pool picks a key (pool/pool.h enum lx_pool_strategy, in the same order). */
+enum lx_config_key_strategy {
+    LX_CONFIG_KEYS_RANDOM = 0,  /* uniform among usable keys (default) */
+    LX_CONFIG_KEYS_WEIGHTED,    /* by key weight among usable keys */
+    LX_CONFIG_KEYS_ROUND_ROBIN, /* the next usable key after the last one picked */
+};
+#define LX_CONFIG_N_KEY_STRATEGIES 3
+/* "random", "weighted", "round-robin"; NULL when out of range. */
+const char *lx_config_key_strategy_name(enum lx_config_key_strategy s);
+
+/* The top-level `key_pool:` rules, shared by every provider's pool of the snapshot
+ * (gateway/keys.c turns them into a struct lx_pool_conf). Every snapshot from lx__config_new
+ * starts with the defaults below; the loader checks the bounds. */
+struct lx_config_key_pool {
+    unsigned cooldown_s;       /* 429 without Retry-After: 65 (1..86400) */
+    unsigned max_cooldown_s;   /* a Retry-After above this is cut to it: 86400 (1..604800) */
+    unsigned consecutive_429;  /* this many 429s in a row on a key and model: 2 (1..100) ... */
+    unsigned long_cooldown_s;  /* ... then this (Google: LA midnight): 86400 (1..604800) */
+    unsigned max_attempts;     /* attempts per request, the first included: 3 (1..10) */
+    unsigned backoff_base_ms;  /* full jitter in [0, min(cap, base * 2^n)]: 100 (0..60000) */
+    unsigned backoff_cap_ms;   /* 5000 (0..300000), >= base */
+    bool retry_timeouts;       /* retry an attempt that timed out before any byte: true */
+    unsigned budget_percent;   /* retries <= this % of requests ...: 20 (0..1000) */
+    unsigned budget_min_per_s; /* ... + this many per second: 10 (0..100000) */
+    bool probe_enabled;        /* probe disabled keys with a cheap request: false */
+    unsigned probe_interval_s; /* between two probes of one key: 600 (1..604800) */
+};
+#define LX_CONFIG_KEY_WEIGHT_MAX 1000000u
+void lx_config_key_pool_defaults(struct lx_config_key_pool *kp); /* the values above */
+
+/* A provider's optional active health check (gateway/probe.c runs it). */
+struct lx_config_health_check {
+    bool enabled;        /* false by default; `health_check: true` = enabled, defaults */
+    unsigned interval_s; /* 30 (1..3600) */
+    unsigned timeout_ms; /* 5000 (1..600000) */
+    unsigned failures;   /* consecutive failures before the provider is unhealthy: 2 (1..100) */
+    const char *path;    /* appended to base_url ("/models"); NULL: the protocol's default */
+};
+#define LX_CONFIG_HEALTH_CHECK_DEFAULTS                                                        \
+    ((struct lx_config_health_check){                                                          \
+        .enabled = false, .interval_s = 30, .timeout_ms = 5000, .failures = 2, .path = NULL})
+
 struct lx_config_provider {
     const char *name;          /* what clients write before the '/': "openai/gpt-4o" */
     const char *type;          /* canonical preset type (aliases resolved): "openai", "groq" */
@@ -55,6 +97,11 @@ struct lx_config_provider {
     const char *base_url;      /* http(s), no trailing '/' */
     const char **keys;         /* secrets; n_keys may be 0 (local backends) */
     size_t n_keys;
+    unsigned *key_weights;     /* n_keys entries (0..LX_CONFIG_KEY_WEIGHT_MAX), aligned with
+                                * keys (unset variables dropped from both), or NULL when all
+                                * are 1 */
+    enum lx_config_key_strategy key_strategy;
+    struct lx_config_health_check health_check;
     struct lx_header *headers; /* extra request headers; NUL-terminated slices */
     size_t n_headers;
     struct lx_config_timeouts timeouts; /* global `upstream:` values unless overridden */
@@ -150,6 +197,8 @@ struct lx_config {
         unsigned timeout_ms;      /* per image, whole exchange */
         unsigned max_images;      /* distinct URLs fetched per request */
     } image_fetch;
+
+    struct lx_config_key_pool key_pool; /* `key_pool:`: the defaults when absent */
 
     struct lx_config_provider *providers;
     size_t n_providers;

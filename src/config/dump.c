@@ -69,6 +69,39 @@ static void timeouts(struct lx_buf *b, const char *indent, const struct lx_confi
     lx_buf_appendf(b, "%stotal_timeout_ms: %u\n", indent, t->total_ms);
 }
 
+static const char *yn(bool v)
+{
+    return v ? "true" : "false";
+}
+
+static void key_pool(struct lx_buf *b, const struct lx_config_key_pool *kp)
+{
+    lx_buf_appendf(b, "key_pool:\n  cooldown_s: %u\n  max_cooldown_s: %u\n", kp->cooldown_s,
+                   kp->max_cooldown_s);
+    lx_buf_appendf(b, "  consecutive_429: %u\n  long_cooldown_s: %u\n  max_attempts: %u\n",
+                   kp->consecutive_429, kp->long_cooldown_s, kp->max_attempts);
+    lx_buf_appendf(b, "  backoff: {base_ms: %u, cap_ms: %u}\n", kp->backoff_base_ms,
+                   kp->backoff_cap_ms);
+    lx_buf_appendf(b, "  retry_timeouts: %s\n", yn(kp->retry_timeouts));
+    lx_buf_appendf(b, "  retry_budget: {percent: %u, min_per_s: %u}\n", kp->budget_percent,
+                   kp->budget_min_per_s);
+    lx_buf_appendf(b, "  probe: {enabled: %s, interval_s: %u}\n", yn(kp->probe_enabled),
+                   kp->probe_interval_s);
+}
+
+/* After "key_strategy: X" on the same line: "\n    health_check: ...", no newline after. */
+static void health_check(struct lx_buf *b, const struct lx_config_health_check *hc)
+{
+    lx_buf_appendf(b, "\n    health_check: {enabled: %s, interval_s: %u, timeout_ms: %u, "
+                      "failures: %u",
+                   yn(hc->enabled), hc->interval_s, hc->timeout_ms, hc->failures);
+    if (hc->path != NULL) {
+        lx_buf_append_cstr(b, ", path: ");
+        q(b, hc->path);
+    }
+    lx_buf_append_char(b, '}');
+}
+
 int lx_config_dump(const struct lx_config *cfg, struct lx_buf *b)
 {
     static const char *const levels[] = {"debug", "info", "warn", "error", "off"};
@@ -128,6 +161,7 @@ int lx_config_dump(const struct lx_config *cfg, struct lx_buf *b)
             lx_buf_append_cstr(b, "\n");
         }
     }
+    key_pool(b, &cfg->key_pool);
     lx_buf_append_cstr(b, "providers:");
     lx_buf_append_cstr(b, cfg->n_providers ? "\n" : " []\n");
     for (size_t i = 0; i < cfg->n_providers; i++) {
@@ -151,9 +185,19 @@ int lx_config_dump(const struct lx_config *cfg, struct lx_buf *b)
             q(b, p->api_version);
         }
         lx_buf_append_cstr(b, "\n    keys: [");
-        for (size_t k = 0; k < p->n_keys; k++)
-            lx_buf_append_cstr(b, k ? ", \"***\"" : "\"***\"");
-        lx_buf_append_cstr(b, "]\n    headers: {");
+        for (size_t k = 0; k < p->n_keys; k++) { /* never a key: "***" and its weight */
+            lx_buf_append_cstr(b, k ? ", " : "");
+            if (p->key_weights != NULL)
+                lx_buf_appendf(b, "{key: \"***\", weight: %u}", p->key_weights[k]);
+            else
+                lx_buf_append_cstr(b, "\"***\"");
+        }
+        lx_buf_appendf(b, "]\n    key_strategy: %s",
+                       lx_config_key_strategy_name(p->key_strategy)
+                           ? lx_config_key_strategy_name(p->key_strategy)
+                           : "random");
+        health_check(b, &p->health_check);
+        lx_buf_append_cstr(b, "\n    headers: {");
         for (size_t h = 0; h < p->n_headers; h++) {
             const struct lx_header *hd = &p->headers[h];
             lx_buf_append_cstr(b, h ? ", \"" : "\"");

@@ -508,7 +508,8 @@ static bool valid_header_name(struct lx_str s)
 
 static const char *const top_keys[] = {
     "listen", "workers", "master_key", "auth", "log_level", "server", "upstream",
-    "cors",   "providers", "models", "routes", "image_fetch", "prices", "redis", NULL};
+    "cors",   "providers", "models", "routes", "image_fetch", "prices", "redis", "key_pool",
+    NULL};
 static const char *const redis_keys[] = {"url", "prefix", NULL};
 static const char *const server_keys[] = {
     "max_body", "header_timeout_ms", "body_timeout_ms", "keepalive_timeout_ms",
@@ -520,7 +521,19 @@ static const char *const timeout_keys[] = {"connect_timeout_ms", "first_byte_tim
                                            "idle_timeout_ms", "total_timeout_ms", NULL};
 static const char *const provider_keys[] = {
     "name",    "type",    "base_url",    "keys",   "headers", "timeouts",
-    "enabled", "region",  "api_version", "project", NULL};
+    "enabled", "region",  "api_version", "project", "key_strategy", "health_check", NULL};
+static const char *const key_item_keys[] = {"key", "weight", NULL};
+static const char *const key_strategy_names[] = {[LX_CONFIG_KEYS_RANDOM] = "random",
+                                                 [LX_CONFIG_KEYS_WEIGHTED] = "weighted",
+                                                 [LX_CONFIG_KEYS_ROUND_ROBIN] = "round-robin"};
+static const char *const health_check_keys[] = {"enabled", "interval_s", "timeout_ms",
+                                                "failures", "path", NULL};
+static const char *const key_pool_keys[] = {
+    "cooldown_s", "max_cooldown_s", "consecutive_429", "long_cooldown_s", "max_attempts",
+    "backoff",    "retry_timeouts", "retry_budget",    "probe",           NULL};
+static const char *const backoff_keys[] = {"base_ms", "cap_ms", NULL};
+static const char *const retry_budget_keys[] = {"percent", "min_per_s", NULL};
+static const char *const probe_keys[] = {"enabled", "interval_s", NULL};
 static const char *const model_keys[] = {"name", "targets", "strategy", NULL};
 static const char *const target_keys[] = {"target", "weight", "price", "context_window", NULL};
 static const char *const price_keys[] = {"input", "output", "context_window", NULL};
@@ -732,6 +745,99 @@ static void load_redis(struct ld *ld, struct fy_node *root)
         ld->cfg->redis.prefix = prefix;
 }
 
+/* `name: true|false`, or `name: {enabled, ...}`: a mapping turns the feature on unless it
+ * says `enabled: false`. Returns the mapping (its keys checked against keys) or NULL (a
+ * scalar, absent, or the wrong kind: reported). */
+static struct fy_node *switch_or_map(struct ld *ld, struct fy_node *map, const char *name,
+                                     const char *where, const char *const *keys, bool *enabled)
+{
+    struct field f;
+    char sub[160];
+
+    if (!field_get(map, name, nowhere, &f) || f.val == NULL)
+        return NULL;
+    if (fy_node_get_type(f.val) == FYNT_SCALAR) {
+        get_bool(ld, map, name, where, enabled);
+        return NULL;
+    }
+    if (!expect_kind(ld, &f, FYNT_MAPPING, where))
+        return NULL;
+    snprintf(sub, sizeof(sub), "%s%s%s", where, *where ? "." : "", name);
+    check_keys(ld, f.val, keys, sub);
+    *enabled = true;
+    get_bool(ld, f.val, "enabled", sub, enabled);
+    return f.val;
+}
+
+/* A mapping inside key_pool: (backoff, retry_budget). NULL when absent or wrong (reported). */
+static struct fy_node *key_pool_sub(struct ld *ld, struct fy_node *m, const char *name,
+                                    const char *const *keys, struct loc *at)
+{
+    struct field f;
+    char where[64];
+
+    field_get(m, name, nowhere, &f);
+    *at = f.at;
+    if (f.val == NULL || !expect_kind(ld, &f, FYNT_MAPPING, "key_pool"))
+        return NULL;
+    snprintf(where, sizeof(where), "key_pool.%s", name);
+    check_keys(ld, f.val, keys, where);
+    return f.val;
+}
+
+/* key_pool: the rules every provider's key pool follows (cooldowns, attempts, backoff, the
+ * retry budget, probes of disabled keys). Defaults from lx_config_key_pool_defaults. */
+static void load_key_pool(struct ld *ld, struct fy_node *root)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+        uint64_t min, max;
+    } nums[] = {
+        {"cooldown_s", offsetof(struct lx_config_key_pool, cooldown_s), 1, 86400},
+        {"max_cooldown_s", offsetof(struct lx_config_key_pool, max_cooldown_s), 1, 604800},
+        {"consecutive_429", offsetof(struct lx_config_key_pool, consecutive_429), 1, 100},
+        {"long_cooldown_s", offsetof(struct lx_config_key_pool, long_cooldown_s), 1, 604800},
+        {"max_attempts", offsetof(struct lx_config_key_pool, max_attempts), 1, 10},
+    };
+    struct lx_config_key_pool *kp = &ld->cfg->key_pool;
+    struct fy_node *m = section(ld, root, "key_pool", key_pool_keys), *sub;
+    struct loc at;
+    uint64_t v;
+
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < LX_ARRAY_SIZE(nums); i++)
+        if (get_uint(ld, m, nums[i].key, "key_pool", nums[i].min, nums[i].max, false, &v) ==
+            V_OK)
+            *(unsigned *)(void *)((char *)kp + nums[i].off) = (unsigned)v;
+    if ((sub = key_pool_sub(ld, m, "backoff", backoff_keys, &at)) != NULL) {
+        int rb = get_uint(ld, sub, "base_ms", "key_pool.backoff", 0, 60000, false, &v);
+        int rc;
+
+        if (rb == V_OK)
+            kp->backoff_base_ms = (unsigned)v;
+        rc = get_uint(ld, sub, "cap_ms", "key_pool.backoff", 0, 300000, false, &v);
+        if (rc == V_OK)
+            kp->backoff_cap_ms = (unsigned)v;
+        if (rb != V_ERR && rc != V_ERR && kp->backoff_base_ms > kp->backoff_cap_ms)
+            ERR(ld, at, "key_pool.backoff: base_ms (%u) must not be above cap_ms (%u)",
+                kp->backoff_base_ms, kp->backoff_cap_ms);
+    }
+    get_bool(ld, m, "retry_timeouts", "key_pool", &kp->retry_timeouts);
+    if ((sub = key_pool_sub(ld, m, "retry_budget", retry_budget_keys, &at)) != NULL) {
+        if (get_uint(ld, sub, "percent", "key_pool.retry_budget", 0, 1000, false, &v) == V_OK)
+            kp->budget_percent = (unsigned)v;
+        if (get_uint(ld, sub, "min_per_s", "key_pool.retry_budget", 0, 100000, false, &v) ==
+            V_OK)
+            kp->budget_min_per_s = (unsigned)v;
+    }
+    sub = switch_or_map(ld, m, "probe", "key_pool", probe_keys, &kp->probe_enabled);
+    if (sub != NULL &&
+        get_uint(ld, sub, "interval_s", "key_pool.probe", 1, 604800, false, &v) == V_OK)
+        kp->probe_interval_s = (unsigned)v;
+}
+
 static void load_image_fetch(struct ld *ld, struct fy_node *root)
 {
     struct lx_config *cfg = ld->cfg;
@@ -811,24 +917,57 @@ static void load_image_fetch(struct ld *ld, struct fy_node *root)
              "loopback and private addresses of the allowed hosts");
 }
 
-static void load_keys(struct ld *ld, struct fy_node *pm, struct lx_config_provider *p)
+/* The keys of a mapping key item, {key, weight}: unknown ones are reported without their text,
+ * which might be a key written as a mapping's key by mistake. */
+static void check_key_item(struct ld *ld, struct fy_node *map, const char *where)
+{
+    void *it = NULL;
+    struct fy_node_pair *pair;
+
+    while ((pair = fy_node_mapping_iterate(map, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pair);
+        const char *s = NULL;
+        size_t len = 0;
+        bool known = false;
+
+        if (k != NULL && fy_node_get_type(k) == FYNT_SCALAR)
+            s = fy_node_get_scalar(k, &len);
+        for (size_t i = 0; s != NULL && key_item_keys[i] != NULL && !known; i++)
+            known = len == strlen(key_item_keys[i]) && memcmp(s, key_item_keys[i], len) == 0;
+        if (!known)
+            ERR(ld, node_loc(k, nowhere), "%s: unknown field (a key item is a string, or "
+                                          "{key: \"...\", weight: N})",
+                where);
+    }
+}
+
+/* keys: a list whose items are a string (weight 1) or {key, weight}; or one string. Items
+ * whose variable is unset are dropped with their weight, so key_weights stays aligned with
+ * keys. *weight_at gets the place of the first weight written (for later messages). */
+static void load_keys(struct ld *ld, struct fy_node *pm, struct lx_config_provider *p,
+                      struct loc *weight_at)
 {
     struct field f;
     struct fy_node *item;
     void *it = NULL;
     size_t i = 0, count, unset = 0;
+    unsigned *weights;
+    bool any_weight = false;
 
     if (!field_get(pm, "keys", (struct loc){p->line, 1}, &f) || f.val == NULL)
         return;
     count = fy_node_get_type(f.val) == FYNT_SEQUENCE
                 ? (size_t)fy_node_sequence_item_count(f.val) : 1;
     p->keys = lalloc(ld, count, sizeof(char *));
-    if (p->keys == NULL)
+    weights = lalloc(ld, count, sizeof(*weights));
+    if (p->keys == NULL || weights == NULL)
         return;
     for (;;) {
         struct lx_str v, missing = LX_STR_NULL;
+        struct fy_node *kn;
         struct loc at;
-        char what[160];
+        char what[160], iw[128];
+        unsigned w = 1;
         int rc;
 
         if (fy_node_get_type(f.val) == FYNT_SEQUENCE) {
@@ -841,10 +980,29 @@ static void load_keys(struct ld *ld, struct fy_node *pm, struct lx_config_provid
         }
         i++;
         at = node_loc(item, f.at);
+        kn = is_null(item) ? NULL : item;
         snprintf(what, sizeof(what), "key %zu of provider %s", i, p->name ? p->name : "?");
-        rc = scalar_value(ld, is_null(item) ? NULL : item, at, what,
-                          F_SECRET | F_OPTIONAL_ENV | F_REQUIRED, &v, &missing);
+        if (kn != NULL && fy_node_get_type(kn) == FYNT_MAPPING) {
+            struct field kf, wf;
+            uint64_t wv;
+
+            snprintf(iw, sizeof(iw), "provider %s: keys[%zu]", p->name ? p->name : "?", i - 1);
+            check_key_item(ld, kn, iw);
+            if (get_uint(ld, kn, "weight", iw, 0, LX_CONFIG_KEY_WEIGHT_MAX, false, &wv) == V_OK) {
+                field_get(kn, "weight", at, &wf);
+                w = (unsigned)wv;
+                if (weight_at->line == 0)
+                    *weight_at = wf.at;
+            }
+            field_get(kn, "key", at, &kf);
+            kn = kf.val;
+            at = kf.at;
+        }
+        rc = scalar_value(ld, kn, at, what, F_SECRET | F_OPTIONAL_ENV | F_REQUIRED, &v,
+                          &missing);
         if (rc == V_OK) {
+            weights[p->n_keys] = w;
+            any_weight |= w != 1;
             p->keys[p->n_keys++] = v.ptr;
         } else if (rc == V_UNSET) {
             unset++;
@@ -855,10 +1013,81 @@ static void load_keys(struct ld *ld, struct fy_node *pm, struct lx_config_provid
                 WARN(ld, at, "%s is empty; key skipped", what);
         }
     }
+    if (any_weight)
+        p->key_weights = weights;
     if (p->n_keys == 0 && unset > 0 && p->enabled) {
         p->enabled = false;
         p->keyless = true;
         WARN(ld, f.key_at, "provider %s has no usable key: disabled", p->name ? p->name : "?");
+    }
+}
+
+/* key_strategy: how the pool picks among the provider's keys. */
+static void load_key_strategy(struct ld *ld, struct fy_node *item, const char *where,
+                              struct lx_config_provider *p, struct loc *at)
+{
+    const char *s = NULL, *hint;
+
+    if (get_str(ld, item, "key_strategy", where, 0, nowhere, &s, at) != V_OK)
+        return;
+    for (size_t i = 0; i < LX_ARRAY_SIZE(key_strategy_names); i++)
+        if (strcmp(s, key_strategy_names[i]) == 0) {
+            p->key_strategy = (enum lx_config_key_strategy)i;
+            return;
+        }
+    hint = closest(s, strlen(s), key_strategy_names, LX_ARRAY_SIZE(key_strategy_names));
+    if (hint == NULL && (strcmp(s, "round_robin") == 0 || strcmp(s, "roundrobin") == 0))
+        hint = "round-robin";
+    ERR(ld, *at,
+        "%s.key_strategy: unknown strategy \"%s\"%s%s%s; expected random, weighted or "
+        "round-robin",
+        where, ld->raw, hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
+}
+
+/* After the keys and the strategy: weighted needs a weight above 0 somewhere. */
+static void check_key_weights(struct ld *ld, const struct lx_config_provider *p,
+                              const char *where, struct loc strategy_at, struct loc weight_at)
+{
+    if (p->key_strategy != LX_CONFIG_KEYS_WEIGHTED || p->key_weights == NULL || p->n_keys == 0)
+        return;
+    for (size_t k = 0; k < p->n_keys; k++)
+        if (p->key_weights[k] > 0)
+            return;
+    ERR(ld, strategy_at.line ? strategy_at : weight_at,
+        "%s: key_strategy weighted needs at least one key with a weight above 0", where);
+}
+
+/* health_check: true | false | {enabled, interval_s, timeout_ms, failures, path}. */
+static void load_health_check(struct ld *ld, struct fy_node *item, const char *where,
+                              struct lx_config_provider *p)
+{
+    struct lx_config_health_check *hc = &p->health_check;
+    struct fy_node *m = switch_or_map(ld, item, "health_check", where, health_check_keys,
+                                      &hc->enabled);
+    const char *path = NULL;
+    char sub[128];
+    struct loc at;
+    uint64_t v;
+
+    if (m == NULL)
+        return;
+    snprintf(sub, sizeof(sub), "%s.health_check", where);
+    if (get_uint(ld, m, "interval_s", sub, 1, 3600, false, &v) == V_OK)
+        hc->interval_s = (unsigned)v;
+    if (get_uint(ld, m, "timeout_ms", sub, 1, 600000, false, &v) == V_OK)
+        hc->timeout_ms = (unsigned)v;
+    if (get_uint(ld, m, "failures", sub, 1, 100, false, &v) == V_OK)
+        hc->failures = (unsigned)v;
+    if (get_str(ld, m, "path", sub, 0, nowhere, &path, &at) == V_OK) {
+        bool ok = path[0] == '/' && strlen(path) <= 512 && strchr(path, '#') == NULL;
+        for (const char *c = path; ok && *c != '\0'; c++)
+            ok = (unsigned char)*c > 0x20 && *c != 0x7f;
+        if (!ok)
+            ERR(ld, at, "%s.path: \"%s\" must start with '/' and hold no spaces, control "
+                        "characters or '#' (at most 512 bytes)",
+                sub, ld->raw);
+        else
+            hc->path = path;
     }
 }
 
@@ -1029,6 +1258,7 @@ static void load_providers(struct ld *ld, struct fy_node *root)
         struct lx_config_provider *p = &cfg->providers[cfg->n_providers];
         const struct lx__config_preset *pr = NULL;
         struct loc at = node_loc(item, f.at), name_at, type_at, url_at;
+        struct loc weight_at = nowhere, strategy_at = nowhere;
         char where[96];
         const char *why;
         bool ok = true;
@@ -1114,7 +1344,11 @@ static void load_providers(struct ld *ld, struct fy_node *root)
             strcmp(p->base_url + strlen(p->base_url) - 3, "/v1") == 0)
             p->proto = LX_CONFIG_PROTO_OPENAI; /* Ollama's OpenAI-compatible API, as before */
         get_bool(ld, item, "enabled", where, &p->enabled);
-        load_keys(ld, item, p);
+        load_keys(ld, item, p, &weight_at);
+        load_key_strategy(ld, item, where, p, &strategy_at);
+        check_key_weights(ld, p, where, strategy_at, weight_at);
+        p->health_check = LX_CONFIG_HEALTH_CHECK_DEFAULTS;
+        load_health_check(ld, item, where, p);
         load_headers(ld, item, p);
         p->timeouts = cfg->upstream.timeouts;
         field_get(item, "timeouts", at, &tf);
@@ -1192,6 +1426,11 @@ static struct lx_config_provider *resolve_provider(struct ld *ld, struct lx_str 
     cfg->n_providers++;
     *fresh = true;
     return p;
+}
+
+const char *lx_config_key_strategy_name(enum lx_config_key_strategy s)
+{
+    return (unsigned)s < LX_ARRAY_SIZE(key_strategy_names) ? key_strategy_names[s] : NULL;
 }
 
 const char *lx_config_strategy_name(enum lx_config_strategy st)
@@ -1672,6 +1911,7 @@ static void load_root(struct ld *ld, struct fy_node *root)
     load_cors(ld, root);
     load_image_fetch(ld, root);
     load_redis(ld, root);
+    load_key_pool(ld, root);
     load_providers(ld, root);
     load_models(ld, root);
     load_routes(ld, root, &use_default_routes);

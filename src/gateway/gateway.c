@@ -44,6 +44,7 @@ struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_c
         struct lx_state_conf sc;
 
         lx_state_conf_defaults(&sc);
+        lx__gw_state_conf_budget(cfg, &sc); /* the retry budget: read at start only */
         sc.on_event = lx__gw_state_event;
         gw->state = lx_state_new(&sc);
     }
@@ -63,7 +64,6 @@ struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_c
         }
     }
     lx__gw_state_ops(gw->state, &gw->pool_ops);
-    lx_pool_conf_defaults(&gw->pool_conf);
     lx__gw_pools_attach(cfg);
     lx_config_slot_init(&gw->slot, cfg);
     return gw;

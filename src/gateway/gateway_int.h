@@ -17,7 +17,6 @@ struct lx_gateway {
     struct lx_config_slot slot; /* the current configuration snapshot */
     struct lx_state *state;     /* cooldowns, disabled keys, budgets: every worker (keys.c) */
     struct lx_pool_state_ops pool_ops; /* the pools' view of state */
-    struct lx_pool_conf pool_conf;     /* key-pool and retry rules */
     char redis_buf[512];               /* the parsed redis URL's strings (state/ keeps them) */
 };
 

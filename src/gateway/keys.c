@@ -4,10 +4,13 @@
  * Ownership: the pools of a snapshot are built by whoever publishes it (gateway.c, before the
  * snapshot reaches the slot) and freed by a cleanup on the snapshot's arena, so a request
  * holding a reference on an old snapshot keeps its pools. A pool never holds a key: key ids
- * ("openai#2") and labels ("openai#2(...x9Qa)") only. The state is one per process
+ * ("openai#2") and labels ("openai#2(...x9Qa)") only. Each snapshot also carries its key-pool
+ * rules (struct lx_pool_conf, from `key_pool:`), so a SIGHUP reload changes strategies,
+ * weights and rules for the requests that start after it. The state is one per process
  * (gateway.c), shared by every worker thread. */
 #include "gateway/keys.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +22,61 @@
 #include "gateway/gateway_int.h"
 
 struct gw_pools {
+    struct lx_pool_conf conf; /* the snapshot's key_pool rules */
     size_t n;
     struct lx_pool **pool; /* by provider index */
 };
+
+static struct lx_pool_conf default_conf;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void default_conf_init(void)
+{
+    lx_pool_conf_defaults(&default_conf);
+}
+
+static enum lx_pool_strategy pool_strategy(enum lx_config_key_strategy s)
+{
+    switch (s) {
+    case LX_CONFIG_KEYS_WEIGHTED: return LX_POOL_WEIGHTED;
+    case LX_CONFIG_KEYS_ROUND_ROBIN: return LX_POOL_ROUND_ROBIN;
+    case LX_CONFIG_KEYS_RANDOM: break;
+    }
+    return LX_POOL_RANDOM;
+}
+
+void lx__gw_pool_conf_fill(const struct lx_config_key_pool *kp, struct lx_pool_conf *out)
+{
+    lx_pool_conf_defaults(out); /* min_cooldown_ms is not configurable */
+    out->cooldown_ms = (uint64_t)kp->cooldown_s * 1000;
+    out->max_cooldown_ms = (uint64_t)kp->max_cooldown_s * 1000;
+    out->consecutive_429 = kp->consecutive_429;
+    out->long_cooldown_ms = (uint64_t)kp->long_cooldown_s * 1000;
+    out->max_attempts = kp->max_attempts;
+    out->backoff_base_ms = kp->backoff_base_ms;
+    out->backoff_cap_ms = kp->backoff_cap_ms;
+    out->retry_timeouts = kp->retry_timeouts;
+    out->budget_ratio_pct = kp->budget_percent;
+    out->budget_min_per_s = kp->budget_min_per_s;
+    out->probe_enabled = kp->probe_enabled;
+    out->probe_interval_ms = (uint64_t)kp->probe_interval_s * 1000;
+}
+
+const struct lx_pool_conf *lx__gw_pool_conf(const struct lx_config *cfg)
+{
+    const struct gw_pools *ps = cfg != NULL ? cfg->attached : NULL;
+
+    if (ps != NULL)
+        return &ps->conf;
+    pthread_once(&default_once, default_conf_init);
+    return &default_conf;
+}
+
+void lx__gw_state_conf_budget(const struct lx_config *cfg, struct lx_state_conf *sc)
+{
+    sc->retry_ratio_pct = cfg->key_pool.budget_percent;
+    sc->retry_min_per_s = cfg->key_pool.budget_min_per_s;
+}
 
 static void pools_free(void *arg)
 {
@@ -40,6 +95,7 @@ void lx__gw_pools_attach(struct lx_config *cfg)
     if (cfg->attached != NULL)
         return;
     ps = lx_xcalloc(1, sizeof(*ps));
+    lx__gw_pool_conf_fill(&cfg->key_pool, &ps->conf);
     ps->n = cfg->n_providers;
     ps->pool = lx_xcalloc(ps->n ? ps->n : 1, sizeof(*ps->pool));
     for (size_t i = 0; i < ps->n; i++) {
@@ -48,8 +104,8 @@ void lx__gw_pools_attach(struct lx_config *cfg)
             .provider = p->name,
             .n_keys = p->n_keys,
             .keys = p->keys,
-            .weights = NULL,
-            .strategy = LX_POOL_RANDOM,
+            .weights = p->key_weights, /* NULL: all 1; aligned with keys (config.h) */
+            .strategy = pool_strategy(p->key_strategy),
             .google = p->proto == LX_CONFIG_PROTO_GEMINI,
         };
 
@@ -57,7 +113,7 @@ void lx__gw_pools_attach(struct lx_config *cfg)
     }
     if (lx_arena_on_release(cfg->arena, pools_free, ps) != LX_OK) {
         pools_free(ps);
-        return; /* no pools: every provider uses its first key, as before */
+        return; /* no pools: every provider uses its first key, and the default rules */
     }
     cfg->attached = ps;
 }

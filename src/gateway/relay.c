@@ -1084,8 +1084,10 @@ static int pick_key(struct relay *r, const struct lx_route_candidate *c, const s
         r->key_picked = false;
     if (r->byok.source != LX_BYOK_NONE || pool == NULL || lx_pool_size(pool) == 0)
         return LX_OK;
-    if (lx_pool_pick(pool, &r->g->w->gw->pool_ops, c->model, tried, n_tried, relay_rand(r),
-                     lx_now_wall_ms(), &pk) != LX_OK)
+    if ((commit ? lx_pool_pick(pool, &r->g->w->gw->pool_ops, c->model, tried, n_tried,
+                               relay_rand(r), lx_now_wall_ms(), &pk)
+                : lx_pool_peek(pool, &r->g->w->gw->pool_ops, c->model, tried, n_tried,
+                               lx_now_wall_ms(), &pk)) != LX_OK)
         return LX_ENOTFOUND;
     switch (pk.status) {
     case LX_POOL_PICKED:
@@ -1179,6 +1181,7 @@ static bool try_again(struct relay *r, const struct lx_err *err,
     const struct lx_gateway *gw = r->g->w->gw;
     const struct lx_route_candidate *c = &r->route.cand[r->cand_i];
     struct lx_pool *pool = lx__gw_pool(r->g->cfg, c->provider_index);
+    const struct lx_pool_conf *conf = lx__gw_pool_conf(r->g->cfg); /* key_pool: of the snapshot */
     uint64_t now = lx_now_wall_ms();
     struct lx_retry_in in = {
         .provider = lx_str_cstr(c->provider->name),
@@ -1213,12 +1216,11 @@ static bool try_again(struct relay *r, const struct lx_err *err,
     if (err == NULL && r->key_picked && pool != NULL) {
         struct lx_pool_verdict v;
 
-        lx_pool_on_error(pool, &gw->pool_ops, &gw->pool_conf, r->key_index, r->call.model, ue,
-                         now, &v);
+        lx_pool_on_error(pool, &gw->pool_ops, conf, r->key_index, r->call.model, ue, now, &v);
         lx_pool_log_verdict(pool, r->key_index, r->call.model, &v);
         key_fault = v.action != LX_POOL_ACT_NONE;
     }
-    lx_pool_retry_decide(&gw->pool_conf, &gw->pool_ops, &in, relay_rand(r), now, &out);
+    lx_pool_retry_decide(conf, &gw->pool_ops, &in, relay_rand(r), now, &out);
     if (out.why != LX_RETRY_GO)
         return false;
     if (r->key_picked && r->n_tried < LX_ARRAY_SIZE(r->tried))

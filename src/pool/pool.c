@@ -116,10 +116,17 @@ struct lx_pool *lx_pool_new(const struct lx_pool_spec *spec)
         p->labels[i] = lx_str_make(w, (size_t)len);
         w += len + 1;
 
-        p->weights[i] = spec->weights && spec->weights[i] > 0 ? spec->weights[i] : 1;
+        p->weights[i] = spec->weights ? spec->weights[i] : 1; /* 0: a spare, see pick */
         p->total += p->weights[i];
         p->cum[i] = p->total;
         atomic_init(&p->probe_ms[i], 0);
+    }
+    if (p->total == 0) { /* every weight 0: they count as 1 */
+        for (size_t i = 0; i < n; i++) {
+            p->weights[i] = 1;
+            p->cum[i] = i + 1;
+        }
+        p->total = n;
     }
     return p;
 }
@@ -280,7 +287,7 @@ int lx_pool_pick(struct lx_pool *pool, const struct lx_pool_state_ops *ops, stru
 {
     uint64_t rs = rnd, wsum = 0;
     struct scan s = {0};
-    size_t chosen = SIZE_MAX;
+    size_t chosen = SIZE_MAX, spare = SIZE_MAX, n_spare = 0;
 
     if (pool == NULL || ops == NULL || out == NULL)
         return LX_EINVAL;
@@ -308,7 +315,8 @@ int lx_pool_pick(struct lx_pool *pool, const struct lx_pool_state_ops *ops, stru
     }
 
     /* One pass, weighted reservoir sampling: key i replaces the choice with probability
-     * w_i / (sum of usable weights so far). */
+     * w_i / (sum of usable weights so far). A weighted pool's weight-0 keys are spares: one
+     * of them (uniformly) only when no key of positive weight is usable. */
     for (size_t i = 0; i < pool->n; i++) {
         uint64_t until;
         enum lx_pool_key_status st = status_of(pool, ops, i, model, now_ms, &until);
@@ -316,6 +324,12 @@ int lx_pool_pick(struct lx_pool *pool, const struct lx_pool_state_ops *ops, stru
 
         if (st == LX_POOL_KEY_OK && !t) {
             uint64_t w = pool->strategy == LX_POOL_WEIGHTED ? pool->weights[i] : 1;
+            if (w == 0) {
+                n_spare++;
+                if (next_rand(&rs) % n_spare == 0)
+                    spare = i;
+                continue;
+            }
             wsum += w;
             if (next_rand(&rs) % wsum < w)
                 chosen = i;
@@ -323,10 +337,39 @@ int lx_pool_pick(struct lx_pool *pool, const struct lx_pool_state_ops *ops, stru
         }
         scan_note(&s, st, until, t);
     }
+    if (chosen == SIZE_MAX)
+        chosen = spare;
     if (chosen != SIZE_MAX) {
         out->status = LX_POOL_PICKED;
         out->index = chosen;
         return LX_OK;
+    }
+    no_key(&s, out);
+    return LX_OK;
+}
+
+int lx_pool_peek(const struct lx_pool *pool, const struct lx_pool_state_ops *ops,
+                 struct lx_str model, const size_t *tried, size_t n_tried, uint64_t now_ms,
+                 struct lx_pool_pick *out)
+{
+    struct scan s = {0};
+
+    if (pool == NULL || ops == NULL || out == NULL)
+        return LX_EINVAL;
+    *out = (struct lx_pool_pick){.status = LX_POOL_NO_KEYS};
+    if (pool->n == 0)
+        return LX_OK;
+    for (size_t i = 0; i < pool->n; i++) {
+        uint64_t until;
+        enum lx_pool_key_status st = status_of(pool, ops, i, model, now_ms, &until);
+        bool t = was_tried(i, tried, n_tried);
+
+        if (st == LX_POOL_KEY_OK && !t) {
+            out->status = LX_POOL_PICKED;
+            out->index = i;
+            return LX_OK;
+        }
+        scan_note(&s, st, until, t);
     }
     no_key(&s, out);
     return LX_OK;

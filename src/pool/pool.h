@@ -91,7 +91,9 @@ struct lx_pool_spec {
     size_t n_keys;           /* may be 0 (local backends): every pick says LX_POOL_NO_KEYS */
     const char *const *keys; /* optional: only the last 4 bytes of each (keys at least 12
                               * bytes long) are read and kept, for labels; never the rest */
-    const unsigned *weights; /* optional, n_keys entries; 0 reads as 1. NULL: all 1 */
+    const unsigned *weights; /* optional, n_keys entries (NULL: all 1). Weighted pools: a key
+                              * of weight 0 is a spare, picked only when no key of positive
+                              * weight is usable; all 0 count as all 1 */
     enum lx_pool_strategy strategy;
     bool google; /* Google AI Studio: the long cooldown ends at LA midnight */
 };
@@ -129,6 +131,13 @@ struct lx_pool_pick {
  * scans from its counter. Fills *out; returns LX_OK, or LX_EINVAL for a NULL argument. */
 int lx_pool_pick(struct lx_pool *pool, const struct lx_pool_state_ops *ops, struct lx_str model,
                  const size_t *tried, size_t n_tried, uint64_t rnd, uint64_t now_ms,
+                 struct lx_pool_pick *out);
+
+/* What lx_pool_pick would say, without choosing: PICKED with the first usable key, or the
+ * same no-key status. Moves no counter (a round-robin pool keeps its turn): "is there another
+ * key?" before a retry. */
+int lx_pool_peek(const struct lx_pool *pool, const struct lx_pool_state_ops *ops,
+                 struct lx_str model, const size_t *tried, size_t n_tried, uint64_t now_ms,
                  struct lx_pool_pick *out);
 
 /* The pool's state for model (GET /v1/route-check, /health): counts of usable, cooling and

@@ -329,6 +329,60 @@ LX_TEST(pool_round_robin_fair)
     return 0;
 }
 
+/* Weighted pools: a weight-0 key is a spare, picked only when no key of positive weight is
+ * usable; peeking says the same as picking without moving a round-robin pool's turn. */
+LX_TEST(pool_spare_keys_and_peek)
+{
+    static const unsigned w[3] = {2, 0, 1};
+    struct lx_pool_conf conf;
+    struct lx_pool_mem *m;
+    struct lx_pool_state_ops ops;
+    struct lx_pool *p = pool_of(3, LX_POOL_WEIGHTED, w);
+    struct lx_pool_spec rspec = {.provider = "other", .n_keys = 3,
+                                 .strategy = LX_POOL_ROUND_ROBIN};
+    struct lx_pool *rr = lx_pool_new(&rspec);
+    struct lx_upstream_error e401 = upstream_err(401, -1);
+    struct lx_pool_verdict v;
+    struct lx_pool_pick pk;
+    uint64_t seed = 7;
+    unsigned n[3] = {0};
+
+    lx_pool_conf_defaults(&conf);
+    m = lx_pool_mem_new(&conf);
+    lx_pool_mem_ops(m, &ops);
+    for (int i = 0; i < 3000; i++) {
+        lx_pool_pick(p, &ops, MODEL, NULL, 0, lcg(&seed), T0, &pk);
+        LX_ASSERT_EQ(LX_POOL_PICKED, pk.status);
+        n[pk.index]++;
+    }
+    LX_ASSERT_EQ(0, n[1]); /* never while 0 and 2 serve */
+    LX_ASSERT(n[0] > 1800 && n[0] < 2200);
+    lx_pool_on_error(p, &ops, &conf, 0, MODEL, &e401, T0, &v);
+    lx_pool_on_error(p, &ops, &conf, 2, MODEL, &e401, T0, &v);
+    lx_pool_pick(p, &ops, MODEL, NULL, 0, lcg(&seed), T0, &pk);
+    LX_ASSERT_EQ(LX_POOL_PICKED, pk.status);
+    LX_ASSERT_EQ(1, pk.index); /* the spare, now the only usable key */
+    {
+        size_t used = pk.index;
+        lx_pool_peek(p, &ops, MODEL, &used, 1, T0, &pk);
+        LX_ASSERT_EQ(LX_POOL_EXHAUSTED, pk.status); /* the spare was used, the rest disabled */
+    }
+
+    /* peeking does not take a round-robin turn */
+    lx_pool_pick(rr, &ops, LX_STR("other"), NULL, 0, 0, T0, &pk);
+    LX_ASSERT_EQ(0, pk.index);
+    for (int i = 0; i < 5; i++) {
+        lx_pool_peek(rr, &ops, LX_STR("other"), NULL, 0, T0, &pk);
+        LX_ASSERT_EQ(LX_POOL_PICKED, pk.status);
+    }
+    lx_pool_pick(rr, &ops, LX_STR("other"), NULL, 0, 0, T0, &pk);
+    LX_ASSERT_EQ(1, pk.index);
+    lx_pool_free(p);
+    lx_pool_free(rr);
+    lx_pool_mem_free(m);
+    return 0;
+}
+
 /* Probes: off by default; on, a disabled key is due after the interval, once per interval
  * (claimed), and a 2xx or 429 answer enables it again; a 401 leaves it disabled. */
 LX_TEST(pool_probe_schedule)
