@@ -109,7 +109,7 @@ static void relay_release(struct relay *r)
     lx_buf_release(&r->body);
     lx_buf_release(&r->out);
     if (r->dec_live)
-        lx_stream_decoder_release(&r->dec);
+        lx_stream_decoder_release(r->dec);
     r->dec_live = false;
     lx_arena_free(r->scratch);
     r->scratch = NULL;
@@ -416,7 +416,7 @@ static int on_up_data(struct lx_upstream *up, struct lx_str chunk)
     if (!r->upstream_sse)
         return lx_buf_append_str(&r->body, chunk);
     if (r->mode == RELAY_TRANSLATE)
-        rc = lx_stream_decoder_feed(&r->dec, chunk);
+        rc = lx_stream_decoder_feed(r->dec, chunk);
     else
         rc = lx_sse_feed(&r->sse, chunk, on_sse_event, r);
     if (rc == LX_OK)
@@ -432,7 +432,7 @@ static int on_up_data(struct lx_upstream *up, struct lx_str chunk)
 
 static void finish_stream(struct relay *r, const struct lx_err *err)
 {
-    int rc = r->mode == RELAY_TRANSLATE ? lx_stream_decoder_finish(&r->dec)
+    int rc = r->mode == RELAY_TRANSLATE ? lx_stream_decoder_finish(r->dec)
                                         : lx_sse_finish(&r->sse);
 
     if (r->abort_reason == LX_ESHUTDOWN) {
@@ -885,9 +885,13 @@ static int resolve_credentials(struct relay *r, const struct lx_config_provider 
         lx_arena_on_release(a, wipe_slice, (void *)(uintptr_t)r->attempt_key.ptr) != LX_OK)
         return LX_ENOMEM;
     if ((p->project == NULL || p->project[0] == '\0') && project.len > 0) {
-        r->attempt_conf = *p;
-        r->attempt_conf.project = lx_arena_strndup(a, project.ptr, project.len);
-        r->use_attempt_conf = r->attempt_conf.project != NULL;
+        if (r->attempt_conf == NULL)
+            r->attempt_conf = lx_arena_alloc(a, sizeof(*r->attempt_conf));
+        if (r->attempt_conf == NULL)
+            return LX_ENOMEM;
+        *r->attempt_conf = *p;
+        r->attempt_conf->project = lx_arena_strndup(a, project.ptr, project.len);
+        r->use_attempt_conf = r->attempt_conf->project != NULL;
     }
     return LX_OK;
 }
@@ -964,9 +968,13 @@ static int start_attempt(struct relay *r, struct lx_err *err)
     if (rc == LX_OK && r->mode == RELAY_TRANSLATE && r->want_stream) {
         struct lx_delta_sink sink = {on_delta, r};
 
-        rc = lx_stream_decoder_init(&r->dec, r->pops, &r->call, lx_http_req_arena(r->g->req),
-                                    r->g->w->gw->conf.max_sse_event, &sink);
-        r->dec_live = true;
+        if (r->dec == NULL) /* out of line: most requests never translate a stream */
+            r->dec = lx_arena_alloc(lx_http_req_arena(r->g->req), sizeof(*r->dec));
+        rc = r->dec == NULL ? LX_ENOMEM
+                            : lx_stream_decoder_init(r->dec, r->pops, &r->call,
+                                                     lx_http_req_arena(r->g->req),
+                                                     r->g->w->gw->conf.max_sse_event, &sink);
+        r->dec_live = r->dec != NULL; /* released even after a failed init, as before */
         memset(&r->fds, 0, sizeof(r->fds));
         r->fds.req = r->ir;
         r->fds.a = lx_http_req_arena(r->g->req);
@@ -1258,7 +1266,7 @@ static void reset_for_retry(struct relay *r)
     lx_sse_init(&r->sse, r->g->w->gw->conf.max_sse_event);
     lx_sse_set_flags(&r->sse, LX_SSE_COMMENTS);
     if (r->dec_live)
-        lx_stream_decoder_release(&r->dec);
+        lx_stream_decoder_release(r->dec);
     r->dec_live = false;
     memset(&r->pst, 0, sizeof(r->pst));
     if (r->scratch)

@@ -44,6 +44,10 @@ enum relay_mode {
 
 struct retry_timer;
 
+/* Lives in the request's arena beside the parsed head and struct lx_gw_req: the first 4 KiB
+ * block holds them all (about 3.3 KiB). A struct that pushes a plain request past that block
+ * costs an 8 KiB block per request (W4: +4 KiB RSS per open stream), so whatever only some
+ * requests need (the stream decoder, Vertex's per-attempt provider copy) is allocated apart. */
 struct relay {
     struct lx_gw_req *g;
     struct lx_upstream *up;
@@ -81,7 +85,7 @@ struct relay {
     struct lx_provider_call call;        /* the attempt, as the adapters see it */
     struct lx_chat_req *ir;              /* decoded once, on the first translated attempt */
     struct lx_embed_req *eir;            /* the same for embeddings */
-    struct lx_stream_decoder dec;        /* TRANSLATE streams */
+    struct lx_stream_decoder *dec;       /* TRANSLATE streams (in the arena, on first use) */
     bool dec_live;
     struct lx_fd_stream fds;             /* the front door's stream state */
     struct lx_stream_state pst;          /* PASS of Anthropic / Gemini: usage and end */
@@ -89,7 +93,7 @@ struct relay {
 
     /* credentials resolved for the attempt (Vertex: an access token for a key file) */
     struct lx_str attempt_key;                 /* empty: relay_key() */
-    struct lx_config_provider attempt_conf;    /* the provider with the key file's project */
+    struct lx_config_provider *attempt_conf;   /* the provider with the key file's project */
     bool use_attempt_conf;
     struct lx_token_waiter tw;
     bool waiting_token;

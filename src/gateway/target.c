@@ -371,7 +371,7 @@ static int wipe_secret_headers(struct lx_arena *a, const struct lx_upstream_req 
 int relay_build(struct relay *r, const struct lx_route_candidate *c, struct lx_upstream_req *ur,
                 struct lx_err *err)
 {
-    const struct lx_config_provider *p = r->use_attempt_conf ? &r->attempt_conf : c->provider;
+    const struct lx_config_provider *p = r->use_attempt_conf ? r->attempt_conf : c->provider;
     struct lx_str key = r->attempt_key.len > 0 ? r->attempt_key : relay_key(r, p);
     struct lx_arena *a = lx_http_req_arena(r->g->req);
     int rc;
