@@ -63,6 +63,7 @@ struct lx_gateway *lx_gateway_new(const struct lx_gateway_config *c, struct lx_c
                 lx_logf(LX_LOG_ERROR, "redis: could not start the state thread");
         }
     }
+    gw->health = lx__gw_health_new();
     lx__gw_state_ops(gw->state, &gw->pool_ops);
     lx__gw_pools_attach(cfg);
     lx_config_slot_init(&gw->slot, cfg);
@@ -81,6 +82,7 @@ void lx_gateway_free(struct lx_gateway *gw)
         return;
     lx_config_slot_release(&gw->slot);
     lx_state_free(gw->state);
+    lx__gw_health_free(gw->health);
     free(gw->ca_file);
     free(gw);
 }
@@ -123,6 +125,8 @@ void *lx_gateway_worker_start(uv_loop_t *loop, unsigned index, void *data)
         exit(1);
     }
     w->tokens = lx__gw_tokens_new(w->up);
+    if (index == 0) /* one loop sends the probes and health checks of the process */
+        w->probe = lx__gw_probe_start(gw, loop, w->up);
     lx_buf_init(&w->access_log, 1u << 20);
     uv_check_init(loop, &w->flush_check);
     w->flush_check.data = w;
@@ -137,6 +141,7 @@ void lx_gateway_worker_stop(void *worker)
 
     if (w == NULL)
         return;
+    lx__gw_probe_stop(w->probe); /* cancels what is out; frees itself when it has called back */
     lx__gw_tokens_free(w->tokens);
     lx_upstream_ctx_free(w->up);
     flush_access_log(&w->flush_check);

@@ -9,6 +9,7 @@
 #include "gateway/gateway.h"
 #include "providers/provider.h"
 #include "gateway/keys.h"
+#include "gateway/probe.h"
 #include "gateway/token.h"
 
 struct lx_gateway {
@@ -18,6 +19,7 @@ struct lx_gateway {
     struct lx_state *state;     /* cooldowns, disabled keys, budgets: every worker (keys.c) */
     struct lx_pool_state_ops pool_ops; /* the pools' view of state */
     char redis_buf[512];               /* the parsed redis URL's strings (state/ keeps them) */
+    struct lx_gw_health *health;       /* active health checks per provider (probe.h) */
 };
 
 struct lx_gateway_worker {
@@ -26,6 +28,7 @@ struct lx_gateway_worker {
     unsigned index;
     struct lx_upstream_ctx *up;
     struct lx_token_cache *tokens; /* OAuth2 access tokens (Vertex key files) of this loop */
+    struct lx_gw_probe *probe;     /* worker 0 only: key probes and health checks (probe.h) */
     uint64_t rng;             /* xorshift state for request ids */
     uint64_t served;          /* requests finished on this worker */
     struct lx_buf access_log; /* lines of this loop iteration, written by flush_check */

@@ -276,11 +276,19 @@ static bool sig_keys(void *ctx, const struct lx_route_candidate *c, struct lx_ro
     return true;
 }
 
+static bool sig_healthy(void *ctx, const struct lx_route_candidate *c)
+{
+    struct lx__gw_signal_ctx *sc = ctx;
+
+    return !c->provider->health_check.enabled || lx__gw_provider_healthy(sc->gw, c->provider->name);
+}
+
 void lx__gw_route_signals(const struct lx_gateway *gw, const struct lx_config *cfg, bool byok,
                           struct lx__gw_signal_ctx *ctx, struct lx_route_signals *out)
 {
     ctx->gw = gw;
     ctx->cfg = cfg;
     ctx->byok = byok;
-    *out = (struct lx_route_signals){ctx, sig_latency, sig_in_flight, sig_breaker, sig_keys};
+    *out = (struct lx_route_signals){ctx,         sig_latency, sig_in_flight, sig_breaker,
+                                     sig_keys,    sig_healthy};
 }

@@ -249,6 +249,10 @@ void lx__gw_health(struct lx_gw_req *g)
         lx_json_write_str(&w, lx_str_cstr(cfg->providers[i].type));
         lx_json_write_key(&w, LX_STR("enabled"));
         lx_json_write_bool(&w, cfg->providers[i].enabled);
+        if (cfg->providers[i].health_check.enabled) {
+            lx_json_write_key(&w, LX_STR("health_check")); /* the active checks' last word */
+            lx__gw_health_write(g->w->gw, cfg->providers[i].name, &w);
+        }
         lx_json_write_object_end(&w);
     }
     lx_json_write_object_end(&w);

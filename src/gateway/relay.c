@@ -1123,9 +1123,12 @@ static int pick_key(struct relay *r, const struct lx_route_candidate *c, const s
 static int start_next(struct relay *r, struct lx_err *err)
 {
     for (;;) {
-        if (pick_key(r, &r->route.cand[r->cand_i], r->tried, r->n_tried, true) == LX_OK) {
-            const struct lx_route_candidate *c = &r->route.cand[r->cand_i];
+        const struct lx_route_candidate *c = &r->route.cand[r->cand_i];
 
+        if (c->provider->health_check.enabled &&
+            !lx__gw_provider_healthy(r->g->w->gw, c->provider->name)) {
+            r->saw_unhealthy = true; /* its active checks fail: the next candidate */
+        } else if (pick_key(r, c, r->tried, r->n_tried, true) == LX_OK) {
             r->target_id = target_id(lx_http_req_arena(r->g->req), c);
             r->breaker_claimed = r->target_id.len > 0 &&
                                  lx_state_breaker_allow(r->g->w->gw->state, r->target_id,
@@ -1152,11 +1155,14 @@ static int start_next(struct relay *r, struct lx_err *err)
                    "Every key for this model is cooling down after rate limits; retry after "
                    "%llu s.",
                    (unsigned long long)s);
-    } else if (r->saw_breaker_open) {
+    } else if (r->saw_breaker_open || r->saw_unhealthy) {
         r->no_target_code = "provider_unavailable";
-        lx_err_set(err, LX_ENOTFOUND, 503,
-                   "No target can take the request now: its circuit breaker is open after "
-                   "repeated upstream failures.");
+        lx_err_set(err, LX_ENOTFOUND, 503, "%s",
+                   r->saw_breaker_open
+                       ? "No target can take the request now: its circuit breaker is open "
+                         "after repeated upstream failures."
+                       : "No target can take the request now: its provider fails its health "
+                         "checks.");
     } else {
         r->no_target_code = "no_usable_key";
         lx_err_set(err, LX_ENOTFOUND, 503, "No usable key: every key of the provider is disabled.");

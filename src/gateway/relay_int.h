@@ -106,6 +106,7 @@ struct relay {
     size_t n_tried;
     bool saw_cooling;           /* some candidate had keys that were all cooling down */
     bool saw_breaker_open;      /* some candidate was passed over for its open breaker */
+    bool saw_unhealthy;         /* ... or because its provider fails its health checks */
     uint64_t soonest_cooling_ms;
     struct retry_timer *timer;  /* the backoff before the next attempt */
 

@@ -25,6 +25,7 @@ const char *lx_route_skip_name(enum lx_route_skip s)
         [LX_ROUTE_SKIP_BREAKER_OPEN] = "breaker_open",
         [LX_ROUTE_SKIP_KEYS_COOLING] = "keys_cooling_down",
         [LX_ROUTE_SKIP_KEYS_DISABLED] = "keys_disabled",
+        [LX_ROUTE_SKIP_UNHEALTHY] = "provider_unhealthy",
         [LX_ROUTE_SKIP_CONTEXT_WINDOW] = "context_window_too_small",
     };
     return (unsigned)s < LX_ARRAY_SIZE(names) ? names[s] : "";
@@ -79,6 +80,8 @@ static void observe(const struct lx_route_result *res, const struct lx_route_ord
         p->breaker = sig->breaker(sig->ctx, c);
     if (sig->keys != NULL)
         p->has_keys = sig->keys(sig->ctx, c, &p->keys);
+    if (sig->healthy != NULL)
+        p->unhealthy = !sig->healthy(sig->ctx, c);
 }
 
 /* The sort key of a pick under a strategy: lower goes first. */
@@ -169,6 +172,7 @@ static int nothing_left(const struct lx_route_result *res, const struct lx_route
         [LX_ROUTE_SKIP_BREAKER_OPEN] = "circuit breaker open",
         [LX_ROUTE_SKIP_KEYS_COOLING] = "keys cooling down",
         [LX_ROUTE_SKIP_KEYS_DISABLED] = "keys disabled",
+        [LX_ROUTE_SKIP_UNHEALTHY] = "provider failing its health checks",
         [LX_ROUTE_SKIP_CONTEXT_WINDOW] = "context window too small",
     };
 
@@ -244,6 +248,8 @@ int lx_route_order(const struct lx_route_result *res, const struct lx_route_orde
         observe(res, req, sig, &res->cand[i], p);
         if (p->breaker == LX_ROUTE_BREAKER_OPEN)
             set_aside(out, p, LX_ROUTE_SKIP_BREAKER_OPEN);
+        else if (p->unhealthy)
+            set_aside(out, p, LX_ROUTE_SKIP_UNHEALTHY);
         else if (p->has_keys && p->keys.usable == 0 && p->keys.cooling > 0)
             set_aside(out, p, LX_ROUTE_SKIP_KEYS_COOLING);
         else if (p->has_keys && p->keys.usable == 0 && p->keys.disabled > 0)
@@ -354,6 +360,8 @@ static void write_pick(struct lx_json_writer *w, const struct lx_route_pick *p, 
     write_num_or_null(w, "cost_usd", p->cost_usd >= 0, p->cost_usd);
     lx_json_write_key(w, LX_STR("breaker"));
     lx_json_write_str(w, lx_str_cstr(lx_route_breaker_name(p->breaker)));
+    lx_json_write_key(w, LX_STR("healthy"));
+    lx_json_write_bool(w, !p->unhealthy);
     lx_json_write_key(w, LX_STR("keys"));
     if (p->has_keys) {
         lx_json_write_object_begin(w);

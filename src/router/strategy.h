@@ -39,6 +39,7 @@ enum lx_route_skip {
     LX_ROUTE_SKIP_BREAKER_OPEN,   /* its circuit breaker is open */
     LX_ROUTE_SKIP_KEYS_COOLING,   /* no usable key; at least one cools down (429 material) */
     LX_ROUTE_SKIP_KEYS_DISABLED,  /* no usable key; every key is disabled (503 material) */
+    LX_ROUTE_SKIP_UNHEALTHY,      /* its provider fails its active health checks */
     LX_ROUTE_SKIP_CONTEXT_WINDOW, /* the prompt estimate exceeds its context_window */
 };
 
@@ -60,6 +61,8 @@ struct lx_route_signals {
     enum lx_route_breaker (*breaker)(void *ctx, const struct lx_route_candidate *c);
     /* Fills *out and returns true; false = unknown (e.g. the client brought its own key). */
     bool (*keys)(void *ctx, const struct lx_route_candidate *c, struct lx_route_keys *out);
+    /* false when the provider's active health checks say it is down; NULL = healthy. */
+    bool (*healthy)(void *ctx, const struct lx_route_candidate *c);
 };
 
 struct lx_route_order_req {
@@ -77,6 +80,7 @@ struct lx_route_pick {
     const struct lx_config_target *target; /* the alias target; NULL for non-alias rules */
     enum lx_route_skip skip;               /* NONE in order[] */
     enum lx_route_breaker breaker;
+    bool unhealthy; /* the provider's health checks fail */
     bool has_keys;
     struct lx_route_keys keys;
     int64_t latency_us;

@@ -474,6 +474,40 @@ static void models_body(struct conn *c)
                             "1705948997,\"owned_by\":\"system\"}]}");
 }
 
+/* The cheap list endpoints a gateway probes a key or checks a provider's health with (GET):
+ * the protocol whose body and error shape answer them, or -1 when path is none of them.
+ * /v1/models (OpenAI, Anthropic, Cohere) keeps its own OpenAI answer. */
+static int list_route(struct lx_str path)
+{
+    if (lx_str_eq(path, LX_STR("/v1beta/models")) || lx_str_eq(path, LX_STR("/models")))
+        return MP_GEMINI;
+    if (lx_str_eq(path, LX_STR("/openai/models")) || lx_str_eq(path, LX_STR("/openai/v1/models")))
+        return MP_OPENAI;
+    if (lx_str_ends_with(path, LX_STR("/ai/models/search")))
+        return MP_WORKERS;
+    if (lx_str_eq(path, LX_STR("/api/tags")))
+        return MP_OLLAMA;
+    return -1;
+}
+
+static void list_body(struct conn *c, int proto)
+{
+    switch (proto) {
+    case MP_GEMINI:
+        lx_buf_append_cstr(&c->gen, "{\"models\":[{\"name\":\"models/gemini-2.0-flash\","
+                                    "\"supportedGenerationMethods\":[\"generateContent\"]}]}");
+        break;
+    case MP_WORKERS:
+        lx_buf_append_cstr(&c->gen, "{\"result\":[{\"name\":\"@cf/meta/llama-3.1-8b-instruct\"}],"
+                                    "\"success\":true,\"errors\":[],\"messages\":[]}");
+        break;
+    case MP_OLLAMA:
+        lx_buf_append_cstr(&c->gen, "{\"models\":[{\"name\":\"llama3.2:latest\"}]}");
+        break;
+    default: models_body(c); break;
+    }
+}
+
 static void echo_body(struct conn *c)
 {
     struct lx_str h = lx_buf_str(&c->hdrs);
@@ -870,6 +904,7 @@ static void build(struct conn *c)
     llhttp_method_t m = (llhttp_method_t)c->parser.method;
     const char *why = NULL;
     bool echo = false, bad = false, routed = false, scripted = false;
+    int listing = -1; /* a GET of a list endpoint: its protocol (list_route) */
     struct lx_str key, kspec = LX_STR_NULL;
 
     *pl = (struct plan){.status = 200, .ctype = "application/json", .extra = LX_STR("")};
@@ -900,6 +935,8 @@ static void build(struct conn *c)
         c->route.op = MO_KEYS;
     } else {
         routed = mock_route_match(path, m == HTTP_POST, &c->route);
+        if (!routed && m == HTTP_GET && (listing = list_route(path)) >= 0)
+            c->route.proto = (enum mock_proto)listing;
     }
     if (c->route.op != MO_STATS && c->route.op != MO_RESET && c->route.op != MO_KEYS) {
         stats_count(path);
@@ -1075,6 +1112,8 @@ static void build(struct conn *c)
         embeddings_body(c);
     } else if (m == HTTP_GET && lx_str_eq(path, LX_STR("/v1/models"))) {
         models_body(c);
+    } else if (listing >= 0) {
+        list_body(c, listing);
     } else if (m == HTTP_GET && lx_str_eq(path, LX_STR("/health"))) {
         lx_buf_append_cstr(&c->gen, "{\"status\":\"ok\"}");
     } else {

@@ -84,6 +84,7 @@ struct fake {
     enum lx_route_breaker breaker[8];
     bool keys_known[8];
     struct lx_route_keys keys[8];
+    bool unhealthy[8];
     unsigned calls;
 };
 
@@ -111,12 +112,17 @@ static bool f_keys(void *ctx, const struct lx_route_candidate *c, struct lx_rout
     return f->keys_known[c->provider_index];
 }
 
+static bool f_healthy(void *ctx, const struct lx_route_candidate *c)
+{
+    return !((struct fake *)ctx)->unhealthy[c->provider_index];
+}
+
 static void fake_init(struct fake *f, struct lx_route_signals *sig)
 {
     memset(f, 0, sizeof(*f));
     for (size_t i = 0; i < 8; i++)
         f->latency_us[i] = f->in_flight[i] = -1;
-    *sig = (struct lx_route_signals){f, f_latency, f_in_flight, f_breaker, f_keys};
+    *sig = (struct lx_route_signals){f, f_latency, f_in_flight, f_breaker, f_keys, f_healthy};
 }
 
 static int route(const struct lx_config *cfg, const char *model, struct lx_route_result *res)
@@ -500,6 +506,19 @@ LX_TEST(strategy_least_busy)
     LX_ASSERT_EQ(LX_ROUTE_BREAKER_HALF_OPEN, plan.order[0].breaker);
     LX_ASSERT_EQ(1, plan.n_skipped);
     LX_ASSERT_STREQ("breaker_open", lx_route_skip_name(plan.skipped[0].skip));
+    /* a provider failing its active health checks is skipped like an open breaker, named so;
+     * when none is left the answer is a 503 saying why */
+    f.breaker[0] = f.breaker[2] = LX_ROUTE_BREAKER_CLOSED;
+    f.unhealthy[0] = true;
+    lx_route_order(&res, &oreq, &sig, &plan);
+    LX_ASSERT_STREQ("c/m-c b/m-b", order_str(&plan, buf, sizeof(buf)));
+    LX_ASSERT_EQ(1, plan.n_skipped);
+    LX_ASSERT_STREQ("provider_unhealthy", lx_route_skip_name(plan.skipped[0].skip));
+    LX_ASSERT(plan.skipped[0].unhealthy);
+    f.unhealthy[1] = f.unhealthy[2] = true;
+    LX_ASSERT_EQ(LX_ENOTFOUND, lx_route_order(&res, &oreq, &sig, &plan));
+    LX_ASSERT_EQ(503, plan.http_status);
+    LX_ASSERT(strstr(plan.err.msg, "3 provider failing its health checks") != NULL);
     lx_config_unref(cfg);
     return 0;
 }
