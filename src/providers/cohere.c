@@ -174,90 +174,43 @@ static int coh_write_assistant(struct lx_json_writer *w, const struct lx_msg *m,
             COH_KEY(w, "tool_plan");
             lx_json_write_str(w, plan);
         }
-        COH_KEY(w, "tool_calls");
-        lx_json_write_array_begin(w);
-        for (size_t i = 0; i < m->n_parts; i++) {
-            const struct lx_part *p = &m->parts[i];
-
-            if (p->type != LX_PART_TOOL_CALL)
-                continue;
-            lx_json_write_object_begin(w);
-            COH_KEY(w, "id");
-            lx_json_write_str(w, p->id);
-            COH_KEY(w, "type");
-            lx_json_write_str(w, LX_STR("function"));
-            COH_KEY(w, "function");
-            lx_json_write_object_begin(w);
-            COH_KEY(w, "name");
-            lx_json_write_str(w, p->name);
-            COH_KEY(w, "arguments");
-            lx_json_write_str(w, p->args.len > 0 ? p->args : LX_STR("{}"));
-            lx_json_write_object_end(w);
-            lx_json_write_object_end(w);
-        }
-        lx_json_write_array_end(w);
+        lx_wire_write_tool_calls(w, m->parts, m->n_parts, LX_WIRE_CALL_OPENAI, a);
     }
     lx_json_write_object_end(w);
     return LX_OK;
 }
 
-static int coh_write_messages(struct lx_json_writer *w, const struct lx_chat_req *req,
-                              struct lx_arena *a, struct lx_err *err)
+static int coh_write_msg(struct lx_json_writer *w, const struct lx_chat_req *req, size_t msg_i,
+                         struct lx_arena *a, struct lx_err *err)
 {
+    const struct lx_msg *m = &req->msgs[msg_i];
     int rc = LX_OK;
 
-    COH_KEY(w, "messages");
-    lx_json_write_array_begin(w);
-    for (size_t i = 0; i < req->n_msgs && rc == LX_OK; i++) {
-        const struct lx_msg *m = &req->msgs[i];
-
-        switch (m->role) {
-        case LX_ROLE_SYSTEM:
-        case LX_ROLE_DEVELOPER:
-            for (size_t j = 0; j < m->n_parts; j++)
-                if (m->parts[j].type != LX_PART_TEXT)
-                    return coh_unsupported(err, "a non-text system part");
-            lx_json_write_object_begin(w);
-            COH_KEY(w, "role");
-            lx_json_write_str(w, LX_STR("system"));
-            COH_KEY(w, "content");
-            lx_json_write_str(w, lx_wire_join_parts(m->parts, m->n_parts, LX_PART_TEXT, a));
-            lx_json_write_object_end(w);
-            break;
-        case LX_ROLE_USER: rc = coh_write_user(w, m, a, err); break;
-        case LX_ROLE_ASSISTANT: rc = coh_write_assistant(w, m, a, err); break;
-        case LX_ROLE_TOOL:
-            for (size_t j = 0; j < m->n_parts && rc == LX_OK; j++) {
-                if (m->parts[j].type == LX_PART_TOOL_RESULT)
-                    rc = coh_write_tool_result(w, &m->parts[j], err);
-                else if (m->parts[j].type != LX_PART_TEXT)
-                    rc = coh_unsupported(err, "a non-text tool message part");
-            }
-            break;
+    switch (m->role) {
+    case LX_ROLE_SYSTEM:
+    case LX_ROLE_DEVELOPER:
+        for (size_t j = 0; j < m->n_parts; j++)
+            if (m->parts[j].type != LX_PART_TEXT)
+                return coh_unsupported(err, "a non-text system part");
+        lx_json_write_object_begin(w);
+        COH_KEY(w, "role");
+        lx_json_write_str(w, LX_STR("system"));
+        COH_KEY(w, "content");
+        lx_json_write_str(w, lx_wire_join_parts(m->parts, m->n_parts, LX_PART_TEXT, a));
+        lx_json_write_object_end(w);
+        break;
+    case LX_ROLE_USER: rc = coh_write_user(w, m, a, err); break;
+    case LX_ROLE_ASSISTANT: rc = coh_write_assistant(w, m, a, err); break;
+    case LX_ROLE_TOOL:
+        for (size_t j = 0; j < m->n_parts && rc == LX_OK; j++) {
+            if (m->parts[j].type == LX_PART_TOOL_RESULT)
+                rc = coh_write_tool_result(w, &m->parts[j], err);
+            else if (m->parts[j].type != LX_PART_TEXT)
+                rc = coh_unsupported(err, "a non-text tool message part");
         }
+        break;
     }
-    lx_json_write_array_end(w);
     return rc;
-}
-
-static void coh_write_tool(struct lx_json_writer *w, const struct lx_tool *t)
-{
-    lx_json_write_object_begin(w);
-    COH_KEY(w, "type");
-    lx_json_write_str(w, LX_STR("function"));
-    COH_KEY(w, "function");
-    lx_json_write_object_begin(w);
-    COH_KEY(w, "name");
-    lx_json_write_str(w, t->name);
-    if (t->description.len > 0) {
-        COH_KEY(w, "description");
-        lx_json_write_str(w, t->description);
-    }
-    COH_KEY(w, "parameters");
-    lx_json_write_raw(w, t->parameters.len > 0 ? t->parameters
-                                               : LX_STR("{\"type\":\"object\",\"properties\":{}}"));
-    lx_json_write_object_end(w);
-    lx_json_write_object_end(w);
 }
 
 static int coh_chat_body(const struct lx_provider_call *call, const struct lx_chat_req *req,
@@ -272,11 +225,8 @@ static int coh_chat_body(const struct lx_provider_call *call, const struct lx_ch
         lx_err_set(err, LX_EINVAL, 400, "cohere: n > 1 is not supported");
         return LX_EINVAL;
     }
-    lx_json_writer_init(&w, &b);
-    lx_json_write_object_begin(&w);
-    COH_KEY(&w, "model");
-    lx_json_write_str(&w, call->model.len > 0 ? call->model : req->model);
-    rc = coh_write_messages(&w, req, a, err);
+    lx_wire_body_open(&w, &b, call, req->model);
+    rc = lx_wire_write_msgs(&w, req, coh_write_msg, a, err);
     if (rc != LX_OK) {
         lx_buf_release(&b);
         return rc;
@@ -290,7 +240,7 @@ static int coh_chat_body(const struct lx_provider_call *call, const struct lx_ch
             /* no named tool choice in Cohere: send only that tool, with REQUIRED */
             if (named && !lx_str_eq(req->tools[i].name, req->tool_choice_name))
                 continue;
-            coh_write_tool(&w, &req->tools[i]);
+            lx_wire_write_tool(&w, &req->tools[i], false);
             strict = strict || req->tools[i].strict;
             written++;
         }
@@ -434,42 +384,29 @@ static int coh_parse_response(const struct lx_provider_call *call, struct lx_str
                               struct lx_arena *a, struct lx_chat_resp *out, struct lx_err *err)
 {
     struct lx_json doc;
-    int msg, content, calls, rc;
+    int msg, content, calls;
     size_t cap = 1, n = 0;
     struct lx_choice *ch;
     struct lx_part *parts;
-    struct lx_str plan;
+    struct lx_str plan, reason;
 
     (void)call;
     lx_chat_resp_init(out);
-    lx_wire_json_init(&doc, a);
-    if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+    if (!lx_wire_parse_object(&doc, a, body))
         goto bad;
     msg = lx_json_get(&doc, 0, LX_STR("message"));
     if (lx_json_type(&doc, msg) != LX_JSON_OBJECT)
         goto bad;
     content = lx_json_get(&doc, msg, LX_STR("content"));
     calls = lx_json_get(&doc, msg, LX_STR("tool_calls"));
-    if ((content >= 0 && lx_json_type(&doc, content) != LX_JSON_ARRAY &&
-         lx_json_type(&doc, content) != LX_JSON_NULL) ||
-        (calls >= 0 && lx_json_type(&doc, calls) != LX_JSON_ARRAY &&
-         lx_json_type(&doc, calls) != LX_JSON_NULL))
+    if (!lx_wire_array_room(&doc, content, &cap) || !lx_wire_array_room(&doc, calls, &cap))
         goto bad;
-    if (lx_json_type(&doc, content) == LX_JSON_ARRAY)
-        cap += lx_json_count(&doc, content);
-    if (lx_json_type(&doc, calls) == LX_JSON_ARRAY)
-        cap += lx_json_count(&doc, calls);
-    ch = lx_arena_zalloc(a, sizeof(*ch));
-    parts = lx_arena_zalloc(a, cap * sizeof(*parts));
-    if (ch == NULL || parts == NULL)
+    if (lx_wire_choice_alloc(a, cap, &ch, &parts) != LX_OK)
         return LX_ENOMEM;
     if (lx_wire_str(&doc, 0, "id", a, &out->id) != LX_OK ||
         lx_wire_str(&doc, msg, "tool_plan", a, &plan) != LX_OK)
         goto bad;
-    if (plan.len > 0) {
-        parts[n].type = LX_PART_THINKING;
-        parts[n++].text = plan;
-    }
+    lx_wire_add_text(parts, &n, LX_PART_THINKING, plan);
     for (int c = lx_json_first(&doc, content); c >= 0; c = lx_json_sibling(&doc, content, c)) {
         int ty = lx_json_get(&doc, c, LX_STR("type"));
         struct lx_str s;
@@ -504,16 +441,9 @@ static int coh_parse_response(const struct lx_provider_call *call, struct lx_str
             p->args = LX_STR("{}");
         n++;
     }
-    ch->index = 0;
-    ch->message.role = LX_ROLE_ASSISTANT;
-    ch->message.parts = parts;
-    ch->message.n_parts = n;
-    rc = lx_wire_str(&doc, 0, "finish_reason", a, &ch->finish_raw);
-    if (rc != LX_OK)
+    if (lx_wire_str(&doc, 0, "finish_reason", a, &reason) != LX_OK)
         goto bad;
-    ch->finish = coh_finish(ch->finish_raw);
-    out->choices = ch;
-    out->n_choices = 1;
+    lx_wire_choice_set(out, ch, parts, n, coh_finish(reason), reason);
     coh_usage(&doc, lx_json_get(&doc, 0, LX_STR("usage")), &out->usage);
     return LX_OK;
 bad:
@@ -529,32 +459,8 @@ struct coh_stream {
     int cur;     /* tool_index of the call being streamed, -1 none */
 };
 
-static int coh_emit_text(const struct lx_delta_sink *sink, enum lx_delta_type type,
-                         struct lx_str s)
-{
-    struct lx_delta d;
-
-    if (s.len == 0)
-        return LX_OK;
-    lx_wire_delta_init(&d, type);
-    d.text = s;
-    return sink->emit(sink->ctx, &d);
-}
-
 static void coh_classify(int status, struct lx_str msg, struct lx_str key,
                          struct lx_upstream_error *out);
-
-static int coh_start(struct coh_stream *ps, struct lx_str id, const struct lx_delta_sink *sink)
-{
-    struct lx_delta d;
-
-    if (ps->started)
-        return LX_OK;
-    ps->started = true;
-    lx_wire_delta_init(&d, LX_DELTA_START);
-    d.id = id;
-    return sink->emit(sink->ctx, &d);
-}
 
 static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_event *ev,
                            const struct lx_delta_sink *sink, struct lx_err *err)
@@ -569,20 +475,17 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
     if (st->done || st->failed)
         return LX_OK; /* message-end is terminal; a trailing [DONE] says nothing more */
     if (ps == NULL) {
-        ps = lx_arena_zalloc(st->a, sizeof(*ps));
+        ps = lx_wire_stream_priv(st, sizeof(*ps));
         if (ps == NULL)
             return LX_ENOMEM;
         ps->cur = -1;
-        st->priv = ps;
     }
     if (lx_str_eq(lx_str_trim(ev->data), LX_STR("[DONE]"))) {
         /* [DONE] without message-end: the stream was cut short by the upstream */
         lx_err_set(err, LX_EPARSE, 502, "cohere stream ended without message-end");
         return LX_EPARSE;
     }
-    lx_wire_json_init(&doc, s);
-    if (lx_json_parse(&doc, ev->data.ptr, ev->data.len) != LX_OK ||
-        lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+    if (!lx_wire_parse_object(&doc, s, ev->data))
         goto bad;
     if (lx_wire_str(&doc, 0, "type", s, &type) != LX_OK)
         goto bad;
@@ -597,11 +500,8 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         e = lx_arena_zalloc(s, sizeof(*e));
         if (e == NULL)
             return LX_ENOMEM;
-        coh_classify(500, str, st->call != NULL ? st->call->key : LX_STR_NULL, e);
-        lx_wire_delta_init(&d, LX_DELTA_ERROR);
-        d.error = e;
-        st->failed = true;
-        return sink->emit(sink->ctx, &d);
+        coh_classify(500, str, lx_wire_call_key(st->call), e);
+        return lx_wire_stream_fail(st, sink, e);
     }
     delta = lx_json_get(&doc, 0, LX_STR("delta"));
     if (delta >= 0 && lx_json_type(&doc, delta) != LX_JSON_OBJECT)
@@ -611,9 +511,9 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
     if (lx_str_eq(type, LX_STR("message-start"))) {
         if (lx_wire_str(&doc, 0, "id", s, &str) != LX_OK)
             goto bad;
-        return coh_start(ps, str, sink);
+        return lx_wire_emit_start(&ps->started, str, LX_STR_NULL, sink);
     }
-    rc = coh_start(ps, LX_STR_NULL, sink);
+    rc = lx_wire_emit_start(&ps->started, LX_STR_NULL, LX_STR_NULL, sink);
     if (rc != LX_OK)
         return rc;
     if (lx_str_eq(type, LX_STR("content-start")) || lx_str_eq(type, LX_STR("content-delta"))) {
@@ -623,18 +523,18 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
             goto bad;
         if (lx_wire_str(&doc, c, "thinking", s, &str) != LX_OK)
             goto bad;
-        rc = coh_emit_text(sink, LX_DELTA_THINKING, str);
+        rc = lx_wire_emit_text(sink, LX_DELTA_THINKING, str);
         if (rc != LX_OK)
             return rc;
         if (lx_wire_str(&doc, c, "text", s, &str) != LX_OK)
             goto bad;
-        return coh_emit_text(sink, LX_DELTA_TEXT, str);
+        return lx_wire_emit_text(sink, LX_DELTA_TEXT, str);
     }
     if (lx_str_eq(type, LX_STR("tool-plan-delta"))) {
         if (lx_json_type(&doc, m) != LX_JSON_OBJECT ||
             lx_wire_str(&doc, m, "tool_plan", s, &str) != LX_OK)
             goto bad;
-        return coh_emit_text(sink, LX_DELTA_THINKING, str);
+        return lx_wire_emit_text(sink, LX_DELTA_THINKING, str);
     }
     if (lx_str_eq(type, LX_STR("tool-call-start")) || lx_str_eq(type, LX_STR("tool-call-delta"))) {
         bool start = lx_str_eq(type, LX_STR("tool-call-start"));
@@ -669,26 +569,17 @@ static int coh_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
     }
     if (lx_str_eq(type, LX_STR("message-end"))) {
         int u = lx_json_get(&doc, delta, LX_STR("usage"));
+        struct lx_usage usage;
+        enum lx_finish finish;
 
-        lx_wire_delta_init(&d, LX_DELTA_FINISH);
-        if (lx_wire_str(&doc, delta, "finish_reason", s, &d.finish_raw) != LX_OK)
+        if (lx_wire_str(&doc, delta, "finish_reason", s, &str) != LX_OK)
             goto bad;
-        d.finish = coh_finish(d.finish_raw);
-        if (d.finish_raw.len == 0 && ps->n_calls > 0)
-            d.finish = LX_FINISH_TOOL_CALLS;
-        rc = sink->emit(sink->ctx, &d);
-        if (rc != LX_OK)
-            return rc;
-        if (lx_json_type(&doc, u) == LX_JSON_OBJECT) {
-            lx_wire_delta_init(&d, LX_DELTA_USAGE);
-            coh_usage(&doc, u, &d.usage);
-            rc = sink->emit(sink->ctx, &d);
-            if (rc != LX_OK)
-                return rc;
-        }
-        lx_wire_delta_init(&d, LX_DELTA_DONE);
-        st->done = true;
-        return sink->emit(sink->ctx, &d);
+        finish = coh_finish(str);
+        if (str.len == 0 && ps->n_calls > 0)
+            finish = LX_FINISH_TOOL_CALLS;
+        coh_usage(&doc, u, &usage);
+        return lx_wire_stream_end(st, sink, finish, str,
+                                  lx_json_type(&doc, u) == LX_JSON_OBJECT ? &usage : NULL);
     }
     /* content-end, citation-start/-end, debug, and event types not known yet: nothing to say */
     return LX_OK;
@@ -702,27 +593,26 @@ bad:
 static void coh_classify(int status, struct lx_str msg, struct lx_str key,
                          struct lx_upstream_error *out)
 {
-    lx_upstream_error_init(out);
-    out->status = status;
+    enum lx_err_type type;
+
     if (lx_wire_contains_nocase(msg, "too many tokens") ||
         lx_wire_contains_nocase(msg, "context length") ||
         lx_wire_contains_nocase(msg, "context window"))
-        out->type = LX_ERRT_CONTEXT_LENGTH;
+        type = LX_ERRT_CONTEXT_LENGTH;
     else if (status == 429 && lx_wire_contains_nocase(msg, "trial key") &&
              lx_wire_contains_nocase(msg, "month"))
-        out->type = LX_ERRT_QUOTA; /* the trial key's monthly allowance: will not pass soon */
+        type = LX_ERRT_QUOTA; /* the trial key's monthly allowance: will not pass soon */
     else if (status == 401 || status == 498)
-        out->type = LX_ERRT_AUTHENTICATION; /* 498: invalid token */
+        type = LX_ERRT_AUTHENTICATION; /* 498: invalid token */
     else if (status == 402)
-        out->type = LX_ERRT_QUOTA;
+        type = LX_ERRT_QUOTA;
     else if (status == 422)
-        out->type = LX_ERRT_INVALID_REQUEST;
+        type = LX_ERRT_INVALID_REQUEST;
     else if (status == 499)
-        out->type = LX_ERRT_SERVER; /* the request was cancelled upstream: try elsewhere */
+        type = LX_ERRT_SERVER; /* the request was cancelled upstream: try elsewhere */
     else
-        out->type = lx_err_type_from_status(status);
-    lx_upstream_error_defaults(out);
-    out->message = lx_wire_withhold(msg, key);
+        type = lx_err_type_from_status(status);
+    lx_wire_error_set(out, status, type, msg, key);
 }
 
 static void coh_map_error(const struct lx_provider_call *call, int status,
@@ -732,15 +622,11 @@ static void coh_map_error(const struct lx_provider_call *call, int status,
     struct lx_json doc;
     struct lx_str msg = LX_STR_NULL, code = LX_STR_NULL;
 
-    lx_wire_json_init(&doc, a);
-    if (body.len > 0 && lx_json_parse(&doc, body.ptr, body.len) == LX_OK &&
-        lx_json_type(&doc, 0) == LX_JSON_OBJECT) {
+    if (lx_wire_error_body(&doc, body, COH_MAX_MSG, a, &msg)) {
         (void)lx_wire_str(&doc, 0, "message", a, &msg);
         (void)lx_wire_str(&doc, 0, "code", a, &code);
-    } else {
-        msg = lx_wire_cut_utf8(lx_str_trim(body), COH_MAX_MSG);
     }
-    coh_classify(status, msg, call != NULL ? call->key : LX_STR_NULL, out);
+    coh_classify(status, msg, lx_wire_call_key(call), out);
     out->code = code;
     lx_wire_retry_after(call, headers, n_headers, out);
 }
@@ -757,15 +643,9 @@ static int coh_build_embeddings(const struct lx_provider_call *call,
 
     if (rc != LX_OK)
         return rc;
-    lx_json_writer_init(&w, &b);
-    lx_json_write_object_begin(&w);
-    COH_KEY(&w, "model");
-    lx_json_write_str(&w, call->model.len > 0 ? call->model : req->model);
+    lx_wire_body_open(&w, &b, call, req->model);
     COH_KEY(&w, "texts");
-    lx_json_write_array_begin(&w);
-    for (size_t i = 0; i < req->n_inputs; i++)
-        lx_json_write_str(&w, req->inputs[i]);
-    lx_json_write_array_end(&w);
+    lx_wire_write_strs(&w, req->inputs, req->n_inputs);
     COH_KEY(&w, "input_type");
     lx_json_write_str(&w, req->input_type.len > 0 ? req->input_type : LX_STR("search_document"));
     COH_KEY(&w, "embedding_types");
@@ -784,31 +664,19 @@ static int coh_parse_embeddings(const struct lx_provider_call *call, struct lx_s
                                 struct lx_arena *a, struct lx_embed_resp *out, struct lx_err *err)
 {
     struct lx_json doc;
-    int emb, fl, meta, bu;
-    size_t n = 0;
+    int emb, meta, bu, rc;
 
     (void)call;
     memset(out, 0, sizeof(*out));
     out->usage = (struct lx_usage)LX_USAGE_INIT;
-    lx_wire_json_init(&doc, a);
-    if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+    if (!lx_wire_parse_object(&doc, a, body))
         goto bad;
     emb = lx_json_get(&doc, 0, LX_STR("embeddings"));
-    fl = lx_json_get(&doc, emb, LX_STR("float"));
-    if (lx_json_type(&doc, fl) != LX_JSON_ARRAY)
+    rc = lx_wire_vectors(&doc, lx_json_get(&doc, emb, LX_STR("float")), a, out);
+    if (rc == LX_ENOMEM)
+        return rc;
+    if (rc != LX_OK)
         goto bad;
-    out->vectors = lx_arena_zalloc(a, (lx_json_count(&doc, fl) + 1) * sizeof(*out->vectors));
-    if (out->vectors == NULL)
-        return LX_ENOMEM;
-    for (int v = lx_json_first(&doc, fl); v >= 0; v = lx_json_sibling(&doc, fl, v)) {
-        if (lx_json_type(&doc, v) != LX_JSON_ARRAY)
-            goto bad;
-        for (int x = lx_json_first(&doc, v); x >= 0; x = lx_json_sibling(&doc, v, x))
-            if (lx_json_type(&doc, x) != LX_JSON_NUMBER)
-                goto bad;
-        out->vectors[n++] = lx_json_raw(&doc, v);
-    }
-    out->n_vectors = n;
     meta = lx_json_get(&doc, 0, LX_STR("meta"));
     bu = lx_json_get(&doc, meta, LX_STR("billed_units"));
     if (lx_json_type(&doc, bu) == LX_JSON_OBJECT) {

@@ -38,44 +38,10 @@ static int oll_unsupported(struct lx_err *err, const char *what)
     return LX_EINVAL;
 }
 
-/* Tool-call arguments as the JSON object Ollama wants: the IR's text when it is an object,
- * else {} (empty or not JSON: a model's broken arguments must not make the history unsendable). */
-static struct lx_str oll_args_object(struct lx_str args, struct lx_arena *a)
-{
-    struct lx_json doc;
-
-    if (args.len == 0)
-        return LX_STR("{}");
-    lx_json_init(&doc, NULL);
-    lx_json_use_arena(&doc, a);
-    if (lx_json_parse(&doc, args.ptr, args.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
-        return LX_STR("{}");
-    return lx_json_raw(&doc, 0);
-}
-
-static void oll_write_tool_result(struct lx_json_writer *w, const struct lx_chat_req *req,
-                                  size_t msg_i, const struct lx_part *p, struct lx_arena *a)
-{
-    struct lx_str name = p->name.len > 0 ? p->name : lx_chat_req_tool_name(req, msg_i, p->id);
-
-    lx_json_write_object_begin(w);
-    OLL_KEY(w, "role");
-    lx_json_write_str(w, LX_STR("tool"));
-    OLL_KEY(w, "content");
-    lx_json_write_str(w, p->n_sub > 0 ? lx_wire_join_parts(p->sub, p->n_sub, LX_PART_TEXT, a)
-                                      : p->text);
-    if (name.len > 0) {
-        OLL_KEY(w, "tool_name");
-        lx_json_write_str(w, name);
-    }
-    lx_json_write_object_end(w);
-}
-
 static int oll_write_msg(struct lx_json_writer *w, const struct lx_chat_req *req, size_t msg_i,
                          struct lx_arena *a, struct lx_err *err)
 {
     const struct lx_msg *m = &req->msgs[msg_i];
-    const char *role = "user";
     size_t n_images = 0, n_calls = 0, n_other = 0;
     struct lx_str text, thinking;
 
@@ -94,7 +60,7 @@ static int oll_write_msg(struct lx_json_writer *w, const struct lx_chat_req *req
             break;
         case LX_PART_TOOL_CALL: n_calls++; break;
         case LX_PART_TOOL_RESULT:
-            oll_write_tool_result(w, req, msg_i, p, a);
+            lx_wire_write_tool_result(w, req, msg_i, p, NULL, "tool_name", a);
             break;
         case LX_PART_FILE:
         case LX_PART_AUDIO: return oll_unsupported(err, "file and audio parts are not supported");
@@ -103,18 +69,11 @@ static int oll_write_msg(struct lx_json_writer *w, const struct lx_chat_req *req
     if (n_other == 0 && n_images == 0 && n_calls == 0 &&
         (m->role == LX_ROLE_TOOL || m->n_parts > 0))
         return LX_OK; /* tool results only (written above), or only thinking */
-    switch (m->role) {
-    case LX_ROLE_SYSTEM:
-    case LX_ROLE_DEVELOPER: role = "system"; break;
-    case LX_ROLE_USER:
-    case LX_ROLE_TOOL: role = "user"; break;
-    case LX_ROLE_ASSISTANT: role = "assistant"; break;
-    }
     text = lx_wire_join_parts(m->parts, m->n_parts, LX_PART_TEXT, a);
     thinking = lx_wire_join_parts(m->parts, m->n_parts, LX_PART_THINKING, a);
     lx_json_write_object_begin(w);
     OLL_KEY(w, "role");
-    lx_json_write_str(w, lx_str_cstr(role));
+    lx_json_write_str(w, lx_str_cstr(lx_wire_role(m->role)));
     OLL_KEY(w, "content");
     lx_json_write_str(w, text);
     if (m->role == LX_ROLE_ASSISTANT && thinking.len > 0) {
@@ -129,26 +88,8 @@ static int oll_write_msg(struct lx_json_writer *w, const struct lx_chat_req *req
                 lx_json_write_str(w, m->parts[i].data);
         lx_json_write_array_end(w);
     }
-    if (n_calls > 0) {
-        OLL_KEY(w, "tool_calls");
-        lx_json_write_array_begin(w);
-        for (size_t i = 0; i < m->n_parts; i++) {
-            const struct lx_part *p = &m->parts[i];
-
-            if (p->type != LX_PART_TOOL_CALL)
-                continue;
-            lx_json_write_object_begin(w);
-            OLL_KEY(w, "function");
-            lx_json_write_object_begin(w);
-            OLL_KEY(w, "name");
-            lx_json_write_str(w, p->name);
-            OLL_KEY(w, "arguments");
-            lx_json_write_raw(w, oll_args_object(p->args, a));
-            lx_json_write_object_end(w);
-            lx_json_write_object_end(w);
-        }
-        lx_json_write_array_end(w);
-    }
+    if (n_calls > 0)
+        lx_wire_write_tool_calls(w, m->parts, m->n_parts, LX_WIRE_CALL_OBJECT, a);
     lx_json_write_object_end(w);
     return LX_OK;
 }
@@ -172,53 +113,18 @@ static int oll_chat_body(const struct lx_provider_call *call, const struct lx_ch
     struct lx_buf b = LX_BUF_INIT(OLL_MAX_BODY);
     struct lx_json_writer w;
     bool any_option;
-    int rc = LX_OK;
+    int rc;
 
     if (req->n > 1)
         return oll_unsupported(err, "n > 1 is not supported");
-    lx_json_writer_init(&w, &b);
-    lx_json_write_object_begin(&w);
-    OLL_KEY(&w, "model");
-    lx_json_write_str(&w, call->model.len > 0 ? call->model : req->model);
-    OLL_KEY(&w, "messages");
-    lx_json_write_array_begin(&w);
-    for (size_t i = 0; i < req->n_msgs && rc == LX_OK; i++)
-        rc = oll_write_msg(&w, req, i, a, err);
-    lx_json_write_array_end(&w);
+    lx_wire_body_open(&w, &b, call, req->model);
+    rc = lx_wire_write_msgs(&w, req, oll_write_msg, a, err);
     if (rc != LX_OK) {
         lx_buf_release(&b);
         return rc;
     }
     /* tool_choice: Ollama has none. NONE drops the tools; NAMED sends only that tool */
-    if (req->n_tools > 0 && req->tool_choice != LX_TOOL_CHOICE_NONE) {
-        OLL_KEY(&w, "tools");
-        lx_json_write_array_begin(&w);
-        for (size_t i = 0; i < req->n_tools; i++) {
-            const struct lx_tool *t = &req->tools[i];
-
-            if (req->tool_choice == LX_TOOL_CHOICE_NAMED &&
-                !lx_str_eq(t->name, req->tool_choice_name))
-                continue;
-            lx_json_write_object_begin(&w);
-            OLL_KEY(&w, "type");
-            lx_json_write_str(&w, LX_STR("function"));
-            OLL_KEY(&w, "function");
-            lx_json_write_object_begin(&w);
-            OLL_KEY(&w, "name");
-            lx_json_write_str(&w, t->name);
-            if (t->description.len > 0) {
-                OLL_KEY(&w, "description");
-                lx_json_write_str(&w, t->description);
-            }
-            OLL_KEY(&w, "parameters");
-            lx_json_write_raw(&w, t->parameters.len > 0
-                                      ? t->parameters
-                                      : LX_STR("{\"type\":\"object\",\"properties\":{}}"));
-            lx_json_write_object_end(&w);
-            lx_json_write_object_end(&w);
-        }
-        lx_json_write_array_end(&w);
-    }
+    lx_wire_write_tools_chosen(&w, req, false);
     OLL_KEY(&w, "stream"); /* explicit: Ollama streams when it is absent */
     lx_json_write_bool(&w, call->stream);
     if (req->response_format == LX_RF_JSON_OBJECT) {
@@ -305,33 +211,12 @@ static enum lx_finish oll_finish(struct lx_str raw, bool saw_calls)
     return saw_calls ? LX_FINISH_TOOL_CALLS : LX_FINISH_STOP;
 }
 
-/* One tool_calls element -> id, name, arguments (an object's text; a string is decoded). */
-static int oll_tool_call(const struct lx_json *doc, int c, int n, struct lx_arena *a,
-                         struct lx_str *id, struct lx_str *name, struct lx_str *args)
-{
-    int fn = lx_json_get(doc, c, LX_STR("function")), t;
-
-    if (lx_json_type(doc, fn) != LX_JSON_OBJECT)
-        return LX_EPARSE;
-    if (lx_wire_str(doc, c, "id", a, id) != LX_OK ||
-        lx_wire_str(doc, fn, "name", a, name) != LX_OK || name->len == 0)
-        return LX_EPARSE;
-    if (id->len == 0) {
-        *id = lx_wire_call_id(a, n);
-        if (id->ptr == NULL)
-            return LX_ENOMEM;
-    }
-    t = lx_json_get(doc, fn, LX_STR("arguments"));
-    return lx_wire_tool_args(doc, t, a, args);
-}
-
 static int oll_parse_response(const struct lx_provider_call *call, struct lx_str body,
                               struct lx_arena *a, struct lx_chat_resp *out, struct lx_err *err)
 {
     struct lx_json doc;
-    int msg, calls;
+    int msg, calls, rc;
     size_t cap = 2, n = 0;
-    int k = 0;
     struct lx_choice *ch;
     struct lx_part *parts;
     struct lx_str s;
@@ -339,55 +224,34 @@ static int oll_parse_response(const struct lx_provider_call *call, struct lx_str
 
     (void)call;
     lx_chat_resp_init(out);
-    lx_wire_json_init(&doc, a);
-    if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+    if (!lx_wire_parse_object(&doc, a, body))
         goto bad;
     msg = lx_json_get(&doc, 0, LX_STR("message"));
     if (lx_json_type(&doc, msg) != LX_JSON_OBJECT)
         goto bad;
     calls = lx_json_get(&doc, msg, LX_STR("tool_calls"));
-    if (lx_json_type(&doc, calls) == LX_JSON_ARRAY)
-        cap += lx_json_count(&doc, calls);
-    else if (calls >= 0 && lx_json_type(&doc, calls) != LX_JSON_NULL)
+    if (!lx_wire_array_room(&doc, calls, &cap))
         goto bad;
-    ch = lx_arena_zalloc(a, sizeof(*ch));
-    parts = lx_arena_zalloc(a, cap * sizeof(*parts));
-    if (ch == NULL || parts == NULL)
+    if (lx_wire_choice_alloc(a, cap, &ch, &parts) != LX_OK)
         return LX_ENOMEM;
     if (lx_wire_str(&doc, 0, "model", a, &out->model) != LX_OK ||
         lx_wire_str(&doc, 0, "done_reason", a, &reason) != LX_OK)
         goto bad;
     if (lx_wire_str(&doc, msg, "thinking", a, &s) != LX_OK)
         goto bad;
-    if (s.len > 0) {
-        parts[n].type = LX_PART_THINKING;
-        parts[n++].text = s;
-    }
+    lx_wire_add_text(parts, &n, LX_PART_THINKING, s);
     if (lx_wire_str(&doc, msg, "content", a, &s) != LX_OK)
         goto bad;
-    if (s.len > 0) {
-        parts[n].type = LX_PART_TEXT;
-        parts[n++].text = s;
-    }
-    for (int c = lx_json_first(&doc, calls); c >= 0; c = lx_json_sibling(&doc, calls, c)) {
-        struct lx_part *p = &parts[n];
-        int rc = oll_tool_call(&doc, c, k++, a, &p->id, &p->name, &p->args);
-
-        if (rc == LX_ENOMEM)
-            return rc;
-        if (rc != LX_OK)
-            goto bad;
-        p->type = LX_PART_TOOL_CALL;
-        n++;
-    }
-    ch->message.role = LX_ROLE_ASSISTANT;
-    ch->message.parts = parts;
-    ch->message.n_parts = n;
-    ch->finish_raw = reason;
-    ch->finish = oll_finish(reason, lx_json_type(&doc, calls) == LX_JSON_ARRAY &&
-                                        lx_json_count(&doc, calls) > 0);
-    out->choices = ch;
-    out->n_choices = 1;
+    lx_wire_add_text(parts, &n, LX_PART_TEXT, s);
+    rc = lx_wire_call_parts(&doc, calls, false, a, parts, &n);
+    if (rc == LX_ENOMEM)
+        return rc;
+    if (rc != LX_OK)
+        goto bad;
+    lx_wire_choice_set(out, ch, parts, n,
+                       oll_finish(reason, lx_json_type(&doc, calls) == LX_JSON_ARRAY &&
+                                              lx_json_count(&doc, calls) > 0),
+                       reason);
     oll_usage(&doc, &out->usage);
     return LX_OK;
 bad:
@@ -411,23 +275,18 @@ static int oll_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
     struct oll_stream *ps = st->priv;
     struct lx_arena *s = st->scratch;
     struct lx_json doc;
-    struct lx_delta d;
     struct lx_str str;
+    struct lx_usage usage;
     int msg, calls, done, e, rc;
+    bool bad_call;
 
     if (st->done || st->failed)
         return LX_OK;
-    if (ps == NULL) {
-        ps = lx_arena_zalloc(st->a, sizeof(*ps));
-        if (ps == NULL)
-            return LX_ENOMEM;
-        st->priv = ps;
-    }
+    if (ps == NULL && (ps = lx_wire_stream_priv(st, sizeof(*ps))) == NULL)
+        return LX_ENOMEM;
     if (lx_str_trim(ev->data).len == 0)
         return LX_OK; /* a blank line */
-    lx_wire_json_init(&doc, s);
-    if (lx_json_parse(&doc, ev->data.ptr, ev->data.len) != LX_OK ||
-        lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+    if (!lx_wire_parse_object(&doc, s, ev->data))
         goto bad;
     e = lx_json_get(&doc, 0, LX_STR("error"));
     if (e >= 0) {
@@ -441,11 +300,8 @@ static int oll_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         } else {
             str = lx_json_raw(&doc, e);
         }
-        oll_classify(500, str, st->call != NULL ? st->call->key : LX_STR_NULL, ue);
-        lx_wire_delta_init(&d, LX_DELTA_ERROR);
-        d.error = ue;
-        st->failed = true;
-        return sink->emit(sink->ctx, &d);
+        oll_classify(500, str, lx_wire_call_key(st->call), ue);
+        return lx_wire_stream_fail(st, sink, ue);
     }
     msg = lx_json_get(&doc, 0, LX_STR("message"));
     done = lx_json_get(&doc, 0, LX_STR("done"));
@@ -453,60 +309,37 @@ static int oll_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         (lx_json_type(&doc, done) != LX_JSON_TRUE && lx_json_type(&doc, done) != LX_JSON_FALSE))
         goto bad;
     if (!ps->started) {
-        lx_wire_delta_init(&d, LX_DELTA_START);
-        if (lx_wire_str(&doc, 0, "model", s, &d.name) != LX_OK)
+        if (lx_wire_str(&doc, 0, "model", s, &str) != LX_OK)
             goto bad;
-        ps->started = true;
-        rc = sink->emit(sink->ctx, &d);
+        rc = lx_wire_emit_start(&ps->started, LX_STR_NULL, str, sink);
         if (rc != LX_OK)
             return rc;
     }
     if (msg >= 0) {
-        lx_wire_delta_init(&d, LX_DELTA_THINKING);
-        if (lx_wire_str(&doc, msg, "thinking", s, &d.text) != LX_OK)
+        if (lx_wire_str(&doc, msg, "thinking", s, &str) != LX_OK)
             goto bad;
-        if (d.text.len > 0 && (rc = sink->emit(sink->ctx, &d)) != LX_OK)
+        if ((rc = lx_wire_emit_text(sink, LX_DELTA_THINKING, str)) != LX_OK)
             return rc;
-        lx_wire_delta_init(&d, LX_DELTA_TEXT);
-        if (lx_wire_str(&doc, msg, "content", s, &d.text) != LX_OK)
+        if (lx_wire_str(&doc, msg, "content", s, &str) != LX_OK)
             goto bad;
-        if (d.text.len > 0 && (rc = sink->emit(sink->ctx, &d)) != LX_OK)
+        if ((rc = lx_wire_emit_text(sink, LX_DELTA_TEXT, str)) != LX_OK)
             return rc;
         calls = lx_json_get(&doc, msg, LX_STR("tool_calls"));
         if (calls >= 0 && lx_json_type(&doc, calls) != LX_JSON_ARRAY &&
             lx_json_type(&doc, calls) != LX_JSON_NULL)
             goto bad;
-        for (int c = lx_json_first(&doc, calls); c >= 0; c = lx_json_sibling(&doc, calls, c)) {
-            if (ps->n_calls >= OLL_MAX_CALLS)
-                goto bad;
-            lx_wire_delta_init(&d, LX_DELTA_TOOL_CALL);
-            rc = oll_tool_call(&doc, c, ps->n_calls, s, &d.id, &d.name, &d.text);
-            if (rc == LX_ENOMEM)
-                return rc;
-            if (rc != LX_OK)
-                goto bad;
-            d.tool_index = ps->n_calls++;
-            rc = sink->emit(sink->ctx, &d);
-            if (rc != LX_OK)
-                return rc;
-        }
+        rc = lx_wire_emit_calls(&doc, calls, false, OLL_MAX_CALLS, &ps->n_calls, s, sink,
+                                &bad_call);
+        if (bad_call)
+            goto bad;
+        if (rc != LX_OK)
+            return rc;
     }
     if (lx_json_type(&doc, done) == LX_JSON_TRUE) {
-        lx_wire_delta_init(&d, LX_DELTA_FINISH);
-        if (lx_wire_str(&doc, 0, "done_reason", s, &d.finish_raw) != LX_OK)
+        if (lx_wire_str(&doc, 0, "done_reason", s, &str) != LX_OK)
             goto bad;
-        d.finish = oll_finish(d.finish_raw, ps->n_calls > 0);
-        rc = sink->emit(sink->ctx, &d);
-        if (rc != LX_OK)
-            return rc;
-        lx_wire_delta_init(&d, LX_DELTA_USAGE);
-        oll_usage(&doc, &d.usage);
-        rc = sink->emit(sink->ctx, &d);
-        if (rc != LX_OK)
-            return rc;
-        lx_wire_delta_init(&d, LX_DELTA_DONE);
-        st->done = true;
-        return sink->emit(sink->ctx, &d);
+        oll_usage(&doc, &usage);
+        return lx_wire_stream_end(st, sink, oll_finish(str, ps->n_calls > 0), str, &usage);
     }
     return LX_OK;
 bad:
@@ -519,21 +352,20 @@ bad:
 static void oll_classify(int status, struct lx_str msg, struct lx_str key,
                          struct lx_upstream_error *out)
 {
-    lx_upstream_error_init(out);
-    out->status = status;
+    enum lx_err_type type;
+
     if (lx_wire_contains_nocase(msg, "context length") ||
         lx_wire_contains_nocase(msg, "context window") ||
         lx_wire_contains_nocase(msg, "exceeds the context"))
-        out->type = LX_ERRT_CONTEXT_LENGTH;
+        type = LX_ERRT_CONTEXT_LENGTH;
     else if (status == 404 ||
              (lx_wire_contains_nocase(msg, "model '") && lx_wire_contains_nocase(msg, "not found")))
-        out->type = LX_ERRT_NOT_FOUND;
+        type = LX_ERRT_NOT_FOUND;
     else if (status == 503)
-        out->type = LX_ERRT_OVERLOADED; /* server busy, queue full */
+        type = LX_ERRT_OVERLOADED; /* server busy, queue full */
     else
-        out->type = lx_err_type_from_status(status);
-    lx_upstream_error_defaults(out);
-    out->message = lx_wire_withhold(msg, key);
+        type = lx_err_type_from_status(status);
+    lx_wire_error_set(out, status, type, msg, key);
 }
 
 static void oll_map_error(const struct lx_provider_call *call, int status,
@@ -544,18 +376,14 @@ static void oll_map_error(const struct lx_provider_call *call, int status,
     struct lx_str msg = LX_STR_NULL;
     int e;
 
-    lx_wire_json_init(&doc, a);
-    if (body.len > 0 && lx_json_parse(&doc, body.ptr, body.len) == LX_OK &&
-        lx_json_type(&doc, 0) == LX_JSON_OBJECT) {
+    if (lx_wire_error_body(&doc, body, OLL_MAX_MSG, a, &msg)) {
         e = lx_json_get(&doc, 0, LX_STR("error"));
         if (lx_json_type(&doc, e) == LX_JSON_STRING)
             (void)lx_json_str(&doc, e, a, &msg);
         else if (lx_json_type(&doc, e) == LX_JSON_OBJECT)
             (void)lx_wire_str(&doc, e, "message", a, &msg); /* ollama.com's OpenAI-style errors */
-    } else {
-        msg = lx_wire_cut_utf8(lx_str_trim(body), OLL_MAX_MSG);
     }
-    oll_classify(status, msg, call != NULL ? call->key : LX_STR_NULL, out);
+    oll_classify(status, msg, lx_wire_call_key(call), out);
     lx_wire_retry_after(call, headers, n_headers, out);
 }
 
@@ -571,15 +399,9 @@ static int oll_build_embeddings(const struct lx_provider_call *call,
 
     if (rc != LX_OK)
         return rc;
-    lx_json_writer_init(&w, &b);
-    lx_json_write_object_begin(&w);
-    OLL_KEY(&w, "model");
-    lx_json_write_str(&w, call->model.len > 0 ? call->model : req->model);
+    lx_wire_body_open(&w, &b, call, req->model);
     OLL_KEY(&w, "input");
-    lx_json_write_array_begin(&w);
-    for (size_t i = 0; i < req->n_inputs; i++)
-        lx_json_write_str(&w, req->inputs[i]);
-    lx_json_write_array_end(&w);
+    lx_wire_write_strs(&w, req->inputs, req->n_inputs);
     if (req->dimensions > 0) {
         OLL_KEY(&w, "dimensions");
         lx_json_write_int(&w, req->dimensions);
@@ -592,30 +414,18 @@ static int oll_parse_embeddings(const struct lx_provider_call *call, struct lx_s
                                 struct lx_arena *a, struct lx_embed_resp *out, struct lx_err *err)
 {
     struct lx_json doc;
-    int emb;
-    size_t n = 0;
+    int rc;
 
     (void)call;
     memset(out, 0, sizeof(*out));
     out->usage = (struct lx_usage)LX_USAGE_INIT;
-    lx_wire_json_init(&doc, a);
-    if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+    if (!lx_wire_parse_object(&doc, a, body))
         goto bad;
-    emb = lx_json_get(&doc, 0, LX_STR("embeddings"));
-    if (lx_json_type(&doc, emb) != LX_JSON_ARRAY)
+    rc = lx_wire_vectors(&doc, lx_json_get(&doc, 0, LX_STR("embeddings")), a, out);
+    if (rc == LX_ENOMEM)
+        return rc;
+    if (rc != LX_OK)
         goto bad;
-    out->vectors = lx_arena_zalloc(a, (lx_json_count(&doc, emb) + 1) * sizeof(*out->vectors));
-    if (out->vectors == NULL)
-        return LX_ENOMEM;
-    for (int v = lx_json_first(&doc, emb); v >= 0; v = lx_json_sibling(&doc, emb, v)) {
-        if (lx_json_type(&doc, v) != LX_JSON_ARRAY)
-            goto bad;
-        for (int x = lx_json_first(&doc, v); x >= 0; x = lx_json_sibling(&doc, v, x))
-            if (lx_json_type(&doc, x) != LX_JSON_NUMBER)
-                goto bad;
-        out->vectors[n++] = lx_json_raw(&doc, v);
-    }
-    out->n_vectors = n;
     (void)lx_wire_str(&doc, 0, "model", a, &out->model);
     out->usage.input = lx_wire_int(&doc, 0, "prompt_eval_count");
     out->usage.total = out->usage.input;

@@ -1,7 +1,9 @@
 /* wire.c - the shared adapter toolkit (wire.h): the small string, JSON, target and error helpers
- * each provider adapter and front door used to carry its own copy of. Pure functions: no I/O,
- * no globals, no clock; memory from the arena given (a request body goes through a bounded
- * lx_buf released before return). Any thread. Owned by the providers module. */
+ * each provider adapter and front door used to carry its own copy of, and the request writers,
+ * answer/stream decoders and error readers cohere.c, ollama.c and workers_ai.c shared as near
+ * copies. Pure functions: no I/O, no globals, no clock; memory from the arena given (a request
+ * body goes through a bounded lx_buf released before return); the stream helpers touch only the
+ * stream state and sink given. Any thread. Owned by the providers module. */
 #include "providers/wire.h"
 
 #include <stdio.h>
@@ -156,6 +158,13 @@ void lx_wire_json_init(struct lx_json *doc, struct lx_arena *a)
     lx_json_use_arena(doc, a);
 }
 
+bool lx_wire_parse_object(struct lx_json *doc, struct lx_arena *a, struct lx_str text)
+{
+    lx_wire_json_init(doc, a);
+    return lx_json_parse(doc, text.ptr, text.len) == LX_OK &&
+           lx_json_type(doc, 0) == LX_JSON_OBJECT;
+}
+
 int64_t lx_wire_int(const struct lx_json *doc, int obj, const char *key)
 {
     int64_t v;
@@ -198,12 +207,114 @@ int lx_wire_tool_args(const struct lx_json *doc, int t, struct lx_arena *a, stru
     return LX_OK;
 }
 
+int lx_wire_tool_call(const struct lx_json *doc, int c, int n, bool flat, struct lx_arena *a,
+                      struct lx_str *id, struct lx_str *name, struct lx_str *args)
+{
+    int fn = lx_json_get(doc, c, LX_STR("function")), t;
+
+    if (lx_json_type(doc, c) != LX_JSON_OBJECT)
+        return LX_EPARSE;
+    if (lx_json_type(doc, fn) != LX_JSON_OBJECT) {
+        if (!flat)
+            return LX_EPARSE;
+        fn = c;
+    }
+    if (lx_wire_str(doc, c, "id", a, id) != LX_OK ||
+        lx_wire_str(doc, fn, "name", a, name) != LX_OK || name->len == 0)
+        return LX_EPARSE;
+    if (id->len == 0) {
+        *id = lx_wire_call_id(a, n);
+        if (id->ptr == NULL)
+            return LX_ENOMEM;
+    }
+    t = lx_json_get(doc, fn, LX_STR("arguments"));
+    return lx_wire_tool_args(doc, t, a, args);
+}
+
 void lx_wire_write_strs(struct lx_json_writer *w, const struct lx_str *v, size_t n)
 {
     lx_json_write_array_begin(w);
     for (size_t i = 0; i < n; i++)
         lx_json_write_str(w, v[i]);
     lx_json_write_array_end(w);
+}
+
+/* ---- decoded answers: the one choice of a chat response, embedding vectors --------------- */
+
+bool lx_wire_array_room(const struct lx_json *doc, int t, size_t *cap)
+{
+    if (lx_json_type(doc, t) == LX_JSON_ARRAY)
+        *cap += lx_json_count(doc, t);
+    else if (t >= 0 && lx_json_type(doc, t) != LX_JSON_NULL)
+        return false;
+    return true;
+}
+
+int lx_wire_choice_alloc(struct lx_arena *a, size_t cap, struct lx_choice **ch,
+                         struct lx_part **parts)
+{
+    *ch = lx_arena_zalloc(a, sizeof(**ch));
+    *parts = lx_arena_zalloc(a, cap * sizeof(**parts));
+    return *ch == NULL || *parts == NULL ? LX_ENOMEM : LX_OK;
+}
+
+void lx_wire_add_text(struct lx_part *parts, size_t *n, enum lx_part_type type, struct lx_str s)
+{
+    if (s.len == 0)
+        return;
+    parts[*n].type = type;
+    parts[(*n)++].text = s;
+}
+
+void lx_wire_choice_set(struct lx_chat_resp *out, struct lx_choice *ch, struct lx_part *parts,
+                        size_t n, enum lx_finish finish, struct lx_str finish_raw)
+{
+    ch->message.role = LX_ROLE_ASSISTANT;
+    ch->message.parts = parts;
+    ch->message.n_parts = n;
+    ch->finish = finish;
+    ch->finish_raw = finish_raw;
+    out->choices = ch;
+    out->n_choices = 1;
+}
+
+int lx_wire_call_parts(const struct lx_json *doc, int calls, bool flat, struct lx_arena *a,
+                       struct lx_part *parts, size_t *n)
+{
+    int k = 0;
+
+    for (int c = lx_json_first(doc, calls); c >= 0; c = lx_json_sibling(doc, calls, c)) {
+        struct lx_part *p = &parts[*n];
+        int rc = lx_wire_tool_call(doc, c, k++, flat, a, &p->id, &p->name, &p->args);
+
+        if (rc != LX_OK)
+            return rc;
+        p->type = LX_PART_TOOL_CALL;
+        (*n)++;
+    }
+    return LX_OK;
+}
+
+int lx_wire_vectors(const struct lx_json *doc, int arr, struct lx_arena *a,
+                    struct lx_embed_resp *out)
+{
+    size_t n = 0;
+
+    if (lx_json_type(doc, arr) != LX_JSON_ARRAY)
+        return LX_EPARSE;
+    out->vectors = lx_arena_zalloc(a, (lx_json_count(doc, arr) + 1) * sizeof(*out->vectors));
+    if (out->vectors == NULL)
+        return LX_ENOMEM;
+    for (int v = lx_json_first(doc, arr); v >= 0; v = lx_json_sibling(doc, arr, v)) {
+        if (lx_json_type(doc, v) != LX_JSON_ARRAY)
+            return LX_EPARSE;
+        for (int x = lx_json_first(doc, v); x >= 0; x = lx_json_sibling(doc, v, x))
+            if (lx_json_type(doc, x) != LX_JSON_NUMBER)
+                return LX_EPARSE;
+        out->vectors[n++] = lx_json_raw(doc, v);
+    }
+    out->n_vectors = n;
+    return LX_OK;
 }
 
 /* ---- request bodies and targets --------------------------------------------------------- */
@@ -215,6 +326,22 @@ int lx_wire_encode_fail(struct lx_err *err, int rc)
     else if (rc != LX_OK)
         lx_err_set(err, rc, 500, "could not encode the upstream request: %s", lx_strerror(rc));
     return rc;
+}
+
+struct lx_str lx_wire_model(const struct lx_provider_call *call, struct lx_str req_model)
+{
+    return call->model.len > 0 ? call->model : req_model;
+}
+
+void lx_wire_body_open(struct lx_json_writer *w, struct lx_buf *b,
+                       const struct lx_provider_call *call, struct lx_str req_model)
+{
+    lx_json_writer_init(w, b);
+    lx_json_write_object_begin(w);
+    if (call == NULL)
+        return;
+    lx_json_write_key(w, LX_STR("model"));
+    lx_json_write_str(w, lx_wire_model(call, req_model));
 }
 
 int lx_wire_body_done(struct lx_json_writer *w, struct lx_buf *b, struct lx_arena *a,
@@ -283,6 +410,142 @@ int lx_wire_bearer_target(const struct lx_provider_call *call, struct lx_str def
     return LX_OK;
 }
 
+/* ---- request bodies: messages and tools ------------------------------------------------- */
+
+#define WIRE_KEY(w, lit) lx_json_write_key((w), LX_STR(lit))
+
+const char *lx_wire_role(enum lx_role role)
+{
+    switch (role) {
+    case LX_ROLE_SYSTEM:
+    case LX_ROLE_DEVELOPER: return "system";
+    case LX_ROLE_USER:
+    case LX_ROLE_TOOL: return "user";
+    case LX_ROLE_ASSISTANT: return "assistant";
+    }
+    return "user";
+}
+
+int lx_wire_write_msgs(struct lx_json_writer *w, const struct lx_chat_req *req, lx_wire_msg_fn *fn,
+                       struct lx_arena *a, struct lx_err *err)
+{
+    int rc = LX_OK;
+
+    WIRE_KEY(w, "messages");
+    lx_json_write_array_begin(w);
+    for (size_t i = 0; i < req->n_msgs && rc == LX_OK; i++)
+        rc = fn(w, req, i, a, err);
+    lx_json_write_array_end(w);
+    return rc;
+}
+
+void lx_wire_write_tool_result(struct lx_json_writer *w, const struct lx_chat_req *req,
+                               size_t msg_i, const struct lx_part *p, const char *id_key,
+                               const char *name_key, struct lx_arena *a)
+{
+    struct lx_str name = p->name.len > 0 ? p->name : lx_chat_req_tool_name(req, msg_i, p->id);
+
+    lx_json_write_object_begin(w);
+    WIRE_KEY(w, "role");
+    lx_json_write_str(w, LX_STR("tool"));
+    WIRE_KEY(w, "content");
+    lx_json_write_str(w, p->n_sub > 0 ? lx_wire_join_parts(p->sub, p->n_sub, LX_PART_TEXT, a)
+                                      : p->text);
+    if (id_key != NULL && p->id.len > 0) {
+        lx_json_write_key(w, lx_str_cstr(id_key));
+        lx_json_write_str(w, p->id);
+    }
+    if (name.len > 0) {
+        lx_json_write_key(w, lx_str_cstr(name_key));
+        lx_json_write_str(w, name);
+    }
+    lx_json_write_object_end(w);
+}
+
+/* Tool-call arguments as a JSON object: the IR's text when it is an object, else {} (empty or
+ * not JSON: a model's broken arguments must not make the history unsendable). */
+static struct lx_str args_object(struct lx_str args, struct lx_arena *a)
+{
+    struct lx_json doc;
+
+    if (args.len == 0)
+        return LX_STR("{}");
+    lx_wire_json_init(&doc, a);
+    if (lx_json_parse(&doc, args.ptr, args.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+        return LX_STR("{}");
+    return lx_json_raw(&doc, 0);
+}
+
+void lx_wire_write_tool_calls(struct lx_json_writer *w, const struct lx_part *parts, size_t n,
+                              enum lx_wire_call_shape shape, struct lx_arena *a)
+{
+    WIRE_KEY(w, "tool_calls");
+    lx_json_write_array_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        const struct lx_part *p = &parts[i];
+
+        if (p->type != LX_PART_TOOL_CALL)
+            continue;
+        lx_json_write_object_begin(w);
+        if (shape == LX_WIRE_CALL_OPENAI) {
+            WIRE_KEY(w, "id");
+            lx_json_write_str(w, p->id);
+            WIRE_KEY(w, "type");
+            lx_json_write_str(w, LX_STR("function"));
+        }
+        WIRE_KEY(w, "function");
+        lx_json_write_object_begin(w);
+        WIRE_KEY(w, "name");
+        lx_json_write_str(w, p->name);
+        WIRE_KEY(w, "arguments");
+        if (shape == LX_WIRE_CALL_OPENAI)
+            lx_json_write_str(w, p->args.len > 0 ? p->args : LX_STR("{}"));
+        else
+            lx_json_write_raw(w, args_object(p->args, a));
+        lx_json_write_object_end(w);
+        lx_json_write_object_end(w);
+    }
+    lx_json_write_array_end(w);
+}
+
+void lx_wire_write_tool(struct lx_json_writer *w, const struct lx_tool *t, bool flat)
+{
+    lx_json_write_object_begin(w);
+    if (!flat) {
+        WIRE_KEY(w, "type");
+        lx_json_write_str(w, LX_STR("function"));
+        WIRE_KEY(w, "function");
+        lx_json_write_object_begin(w);
+    }
+    WIRE_KEY(w, "name");
+    lx_json_write_str(w, t->name);
+    if (flat || t->description.len > 0) {
+        WIRE_KEY(w, "description");
+        lx_json_write_str(w, t->description);
+    }
+    WIRE_KEY(w, "parameters");
+    lx_json_write_raw(w, t->parameters.len > 0 ? t->parameters
+                                               : LX_STR("{\"type\":\"object\",\"properties\":{}}"));
+    if (!flat)
+        lx_json_write_object_end(w);
+    lx_json_write_object_end(w);
+}
+
+void lx_wire_write_tools_chosen(struct lx_json_writer *w, const struct lx_chat_req *req, bool flat)
+{
+    if (req->n_tools == 0 || req->tool_choice == LX_TOOL_CHOICE_NONE)
+        return;
+    WIRE_KEY(w, "tools");
+    lx_json_write_array_begin(w);
+    for (size_t i = 0; i < req->n_tools; i++) {
+        if (req->tool_choice == LX_TOOL_CHOICE_NAMED &&
+            !lx_str_eq(req->tools[i].name, req->tool_choice_name))
+            continue;
+        lx_wire_write_tool(w, &req->tools[i], flat);
+    }
+    lx_json_write_array_end(w);
+}
+
 /* ---- stream decoding -------------------------------------------------------------------- */
 
 void lx_wire_delta_init(struct lx_delta *d, enum lx_delta_type type)
@@ -318,6 +581,102 @@ bool lx_wire_usage_known(const struct lx_usage *u)
     return u->input >= 0 || u->output >= 0 || u->total >= 0;
 }
 
+void *lx_wire_stream_priv(struct lx_stream_state *st, size_t size)
+{
+    if (st->priv == NULL)
+        st->priv = lx_arena_zalloc(st->a, size);
+    return st->priv;
+}
+
+int lx_wire_emit_start(bool *started, struct lx_str id, struct lx_str name,
+                       const struct lx_delta_sink *sink)
+{
+    struct lx_delta d;
+
+    if (*started)
+        return LX_OK;
+    *started = true;
+    lx_wire_delta_init(&d, LX_DELTA_START);
+    d.id = id;
+    d.name = name;
+    return sink->emit(sink->ctx, &d);
+}
+
+int lx_wire_emit_text(const struct lx_delta_sink *sink, enum lx_delta_type type, struct lx_str s)
+{
+    struct lx_delta d;
+
+    if (s.len == 0)
+        return LX_OK;
+    lx_wire_delta_init(&d, type);
+    d.text = s;
+    return sink->emit(sink->ctx, &d);
+}
+
+int lx_wire_emit_calls(const struct lx_json *doc, int calls, bool flat, int max, int *n_calls,
+                       struct lx_arena *s, const struct lx_delta_sink *sink, bool *bad)
+{
+    struct lx_delta d;
+    int rc;
+
+    *bad = false;
+    for (int c = lx_json_first(doc, calls); c >= 0; c = lx_json_sibling(doc, calls, c)) {
+        if (*n_calls >= max) {
+            *bad = true;
+            return LX_EPARSE;
+        }
+        lx_wire_delta_init(&d, LX_DELTA_TOOL_CALL);
+        rc = lx_wire_tool_call(doc, c, *n_calls, flat, s, &d.id, &d.name, &d.text);
+        if (rc == LX_ENOMEM)
+            return rc;
+        if (rc != LX_OK) {
+            *bad = true;
+            return rc;
+        }
+        d.tool_index = (*n_calls)++;
+        rc = sink->emit(sink->ctx, &d);
+        if (rc != LX_OK)
+            return rc;
+    }
+    return LX_OK;
+}
+
+int lx_wire_stream_fail(struct lx_stream_state *st, const struct lx_delta_sink *sink,
+                        const struct lx_upstream_error *e)
+{
+    struct lx_delta d;
+
+    lx_wire_delta_init(&d, LX_DELTA_ERROR);
+    d.error = e;
+    st->failed = true;
+    return sink->emit(sink->ctx, &d);
+}
+
+int lx_wire_stream_end(struct lx_stream_state *st, const struct lx_delta_sink *sink,
+                       enum lx_finish finish, struct lx_str finish_raw,
+                       const struct lx_usage *usage)
+{
+    struct lx_delta d;
+    int rc;
+
+    lx_wire_delta_init(&d, LX_DELTA_FINISH);
+    d.finish = finish;
+    d.finish_raw = finish_raw;
+    rc = sink->emit(sink->ctx, &d);
+    if (rc != LX_OK)
+        return rc;
+    if (usage != NULL) {
+        lx_wire_delta_init(&d, LX_DELTA_USAGE);
+        d.usage = *usage;
+        rc = sink->emit(sink->ctx, &d);
+        if (rc != LX_OK)
+            return rc;
+    }
+    lx_wire_delta_init(&d, LX_DELTA_DONE);
+    st->done = true;
+    return sink->emit(sink->ctx, &d);
+}
+
 struct lx_str lx_wire_call_id(struct lx_arena *a, int n)
 {
     char tmp[32];
@@ -340,6 +699,32 @@ void lx_wire_default_message(struct lx_arena *a, int status, struct lx_upstream_
         return;
     w = snprintf(m, 48, "upstream error (HTTP %d)", status);
     out->message = lx_str_make(m, w > 0 && w < 48 ? (size_t)w : 0);
+}
+
+struct lx_str lx_wire_call_key(const struct lx_provider_call *call)
+{
+    return call != NULL ? call->key : LX_STR_NULL;
+}
+
+bool lx_wire_error_body(struct lx_json *doc, struct lx_str body, size_t max, struct lx_arena *a,
+                        struct lx_str *msg)
+{
+    lx_wire_json_init(doc, a);
+    if (body.len > 0 && lx_json_parse(doc, body.ptr, body.len) == LX_OK &&
+        lx_json_type(doc, 0) == LX_JSON_OBJECT)
+        return true;
+    *msg = lx_wire_cut_utf8(lx_str_trim(body), max);
+    return false;
+}
+
+void lx_wire_error_set(struct lx_upstream_error *out, int status, enum lx_err_type type,
+                       struct lx_str msg, struct lx_str key)
+{
+    lx_upstream_error_init(out);
+    out->status = status;
+    out->type = type;
+    lx_upstream_error_defaults(out);
+    out->message = lx_wire_withhold(msg, key);
 }
 
 void lx_wire_retry_after(const struct lx_provider_call *call, const struct lx_header *headers,

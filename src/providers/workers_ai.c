@@ -90,34 +90,11 @@ static int wai_run_target(const struct lx_provider_call *call, struct lx_str mod
     return rc;
 }
 
-static void wai_write_tool_result(struct lx_json_writer *w, const struct lx_chat_req *req,
-                                  size_t msg_i, const struct lx_part *p, struct lx_arena *a)
-{
-    struct lx_str name = p->name.len > 0 ? p->name : lx_chat_req_tool_name(req, msg_i, p->id);
-
-    lx_json_write_object_begin(w);
-    WAI_KEY(w, "role");
-    lx_json_write_str(w, LX_STR("tool"));
-    WAI_KEY(w, "content");
-    lx_json_write_str(w, p->n_sub > 0 ? lx_wire_join_parts(p->sub, p->n_sub, LX_PART_TEXT, a)
-                                      : p->text);
-    if (p->id.len > 0) {
-        WAI_KEY(w, "tool_call_id");
-        lx_json_write_str(w, p->id);
-    }
-    if (name.len > 0) {
-        WAI_KEY(w, "name");
-        lx_json_write_str(w, name);
-    }
-    lx_json_write_object_end(w);
-}
-
 static int wai_write_msg(struct lx_json_writer *w, const struct lx_chat_req *req, size_t msg_i,
                          struct lx_arena *a, struct lx_err *err)
 {
     const struct lx_msg *m = &req->msgs[msg_i];
     size_t n_text = 0, n_calls = 0;
-    const char *role = "user";
 
     for (size_t i = 0; i < m->n_parts; i++) {
         const struct lx_part *p = &m->parts[i];
@@ -127,7 +104,9 @@ static int wai_write_msg(struct lx_json_writer *w, const struct lx_chat_req *req
         case LX_PART_THINKING:
         case LX_PART_REDACTED_THINKING: break; /* not sent back: Workers AI has no field */
         case LX_PART_TOOL_CALL: n_calls++; break;
-        case LX_PART_TOOL_RESULT: wai_write_tool_result(w, req, msg_i, p, a); break;
+        case LX_PART_TOOL_RESULT:
+            lx_wire_write_tool_result(w, req, msg_i, p, "tool_call_id", "name", a);
+            break;
         case LX_PART_IMAGE:
         case LX_PART_FILE:
         case LX_PART_AUDIO:
@@ -136,42 +115,13 @@ static int wai_write_msg(struct lx_json_writer *w, const struct lx_chat_req *req
     }
     if (n_text == 0 && n_calls == 0 && (m->role == LX_ROLE_TOOL || m->n_parts > 0))
         return LX_OK;
-    switch (m->role) {
-    case LX_ROLE_SYSTEM:
-    case LX_ROLE_DEVELOPER: role = "system"; break;
-    case LX_ROLE_USER:
-    case LX_ROLE_TOOL: role = "user"; break;
-    case LX_ROLE_ASSISTANT: role = "assistant"; break;
-    }
     lx_json_write_object_begin(w);
     WAI_KEY(w, "role");
-    lx_json_write_str(w, lx_str_cstr(role));
+    lx_json_write_str(w, lx_str_cstr(lx_wire_role(m->role)));
     WAI_KEY(w, "content");
     lx_json_write_str(w, lx_wire_join_parts(m->parts, m->n_parts, LX_PART_TEXT, a));
-    if (n_calls > 0) {
-        WAI_KEY(w, "tool_calls");
-        lx_json_write_array_begin(w);
-        for (size_t i = 0; i < m->n_parts; i++) {
-            const struct lx_part *p = &m->parts[i];
-
-            if (p->type != LX_PART_TOOL_CALL)
-                continue;
-            lx_json_write_object_begin(w);
-            WAI_KEY(w, "id");
-            lx_json_write_str(w, p->id);
-            WAI_KEY(w, "type");
-            lx_json_write_str(w, LX_STR("function"));
-            WAI_KEY(w, "function");
-            lx_json_write_object_begin(w);
-            WAI_KEY(w, "name");
-            lx_json_write_str(w, p->name);
-            WAI_KEY(w, "arguments");
-            lx_json_write_str(w, p->args.len > 0 ? p->args : LX_STR("{}"));
-            lx_json_write_object_end(w);
-            lx_json_write_object_end(w);
-        }
-        lx_json_write_array_end(w);
-    }
+    if (n_calls > 0)
+        lx_wire_write_tool_calls(w, m->parts, m->n_parts, LX_WIRE_CALL_OPENAI, a);
     lx_json_write_object_end(w);
     return LX_OK;
 }
@@ -181,45 +131,19 @@ static int wai_chat_body(const struct lx_provider_call *call, const struct lx_ch
 {
     struct lx_buf b = LX_BUF_INIT(WAI_MAX_BODY);
     struct lx_json_writer w;
-    int rc = LX_OK;
+    int rc;
 
     if (req->n > 1)
         return wai_unsupported(err, "n > 1 is not supported");
-    lx_json_writer_init(&w, &b);
-    lx_json_write_object_begin(&w);
-    WAI_KEY(&w, "messages");
-    lx_json_write_array_begin(&w);
-    for (size_t i = 0; i < req->n_msgs && rc == LX_OK; i++)
-        rc = wai_write_msg(&w, req, i, a, err);
-    lx_json_write_array_end(&w);
+    lx_wire_body_open(&w, &b, NULL, LX_STR_NULL);
+    rc = lx_wire_write_msgs(&w, req, wai_write_msg, a, err);
     if (rc != LX_OK) {
         lx_buf_release(&b);
         return rc;
     }
     /* the legacy flat tool shape {name, description, parameters}; no tool_choice: NONE drops
      * the tools, NAMED sends only that tool */
-    if (req->n_tools > 0 && req->tool_choice != LX_TOOL_CHOICE_NONE) {
-        WAI_KEY(&w, "tools");
-        lx_json_write_array_begin(&w);
-        for (size_t i = 0; i < req->n_tools; i++) {
-            const struct lx_tool *t = &req->tools[i];
-
-            if (req->tool_choice == LX_TOOL_CHOICE_NAMED &&
-                !lx_str_eq(t->name, req->tool_choice_name))
-                continue;
-            lx_json_write_object_begin(&w);
-            WAI_KEY(&w, "name");
-            lx_json_write_str(&w, t->name);
-            WAI_KEY(&w, "description");
-            lx_json_write_str(&w, t->description);
-            WAI_KEY(&w, "parameters");
-            lx_json_write_raw(&w, t->parameters.len > 0
-                                      ? t->parameters
-                                      : LX_STR("{\"type\":\"object\",\"properties\":{}}"));
-            lx_json_write_object_end(&w);
-        }
-        lx_json_write_array_end(&w);
-    }
+    lx_wire_write_tools_chosen(&w, req, true);
     if (req->max_tokens >= 0) {
         WAI_KEY(&w, "max_tokens");
         lx_json_write_int(&w, req->max_tokens);
@@ -262,7 +186,7 @@ static int wai_build_request(const struct lx_provider_call *call, const struct l
 
     if (call->endpoint != LX_EP_CHAT)
         return wai_unsupported(err, "no token counting endpoint");
-    rc = wai_run_target(call, call->model.len > 0 ? call->model : req->model, a, out, err);
+    rc = wai_run_target(call, lx_wire_model(call, req->model), a, out, err);
     if (rc != LX_OK)
         return rc;
     return wai_chat_body(call, req, a, &out->body, err);
@@ -302,33 +226,11 @@ static int wai_response_text(const struct lx_json *doc, int obj, struct lx_arena
     return LX_EPARSE;
 }
 
-/* {name, arguments} (legacy) or {id, type, function:{name, arguments}} (newer models). */
-static int wai_tool_call(const struct lx_json *doc, int c, int n, struct lx_arena *a,
-                         struct lx_str *id, struct lx_str *name, struct lx_str *args)
-{
-    int fn = lx_json_get(doc, c, LX_STR("function")), t;
-
-    if (lx_json_type(doc, c) != LX_JSON_OBJECT)
-        return LX_EPARSE;
-    if (lx_json_type(doc, fn) != LX_JSON_OBJECT)
-        fn = c;
-    if (lx_wire_str(doc, c, "id", a, id) != LX_OK ||
-        lx_wire_str(doc, fn, "name", a, name) != LX_OK || name->len == 0)
-        return LX_EPARSE;
-    if (id->len == 0) {
-        *id = lx_wire_call_id(a, n);
-        if (id->ptr == NULL)
-            return LX_ENOMEM;
-    }
-    t = lx_json_get(doc, fn, LX_STR("arguments"));
-    return lx_wire_tool_args(doc, t, a, args);
-}
-
 static int wai_parse_response(const struct lx_provider_call *call, struct lx_str body,
                               struct lx_arena *a, struct lx_chat_resp *out, struct lx_err *err)
 {
     struct lx_json doc;
-    int res, calls, k = 0;
+    int res, calls, rc;
     size_t cap = 1, n = 0;
     struct lx_choice *ch;
     struct lx_part *parts;
@@ -336,45 +238,30 @@ static int wai_parse_response(const struct lx_provider_call *call, struct lx_str
 
     (void)call;
     lx_chat_resp_init(out);
-    lx_wire_json_init(&doc, a);
-    if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+    if (!lx_wire_parse_object(&doc, a, body))
         goto bad;
     res = lx_json_get(&doc, 0, LX_STR("result"));
     if (lx_json_type(&doc, lx_json_get(&doc, 0, LX_STR("success"))) == LX_JSON_FALSE ||
         lx_json_type(&doc, res) != LX_JSON_OBJECT)
         goto bad;
     calls = lx_json_get(&doc, res, LX_STR("tool_calls"));
-    if (lx_json_type(&doc, calls) == LX_JSON_ARRAY)
-        cap += lx_json_count(&doc, calls);
-    else if (calls >= 0 && lx_json_type(&doc, calls) != LX_JSON_NULL)
+    if (!lx_wire_array_room(&doc, calls, &cap))
         goto bad;
-    ch = lx_arena_zalloc(a, sizeof(*ch));
-    parts = lx_arena_zalloc(a, cap * sizeof(*parts));
-    if (ch == NULL || parts == NULL)
+    if (lx_wire_choice_alloc(a, cap, &ch, &parts) != LX_OK)
         return LX_ENOMEM;
     if (wai_response_text(&doc, res, a, &s) != LX_OK)
         goto bad;
-    if (s.len > 0) {
-        parts[n].type = LX_PART_TEXT;
-        parts[n++].text = s;
-    }
-    for (int c = lx_json_first(&doc, calls); c >= 0; c = lx_json_sibling(&doc, calls, c)) {
-        struct lx_part *p = &parts[n];
-        int rc = wai_tool_call(&doc, c, k++, a, &p->id, &p->name, &p->args);
-
-        if (rc == LX_ENOMEM)
-            return rc;
-        if (rc != LX_OK)
-            goto bad;
-        p->type = LX_PART_TOOL_CALL;
-        n++;
-    }
-    ch->message.role = LX_ROLE_ASSISTANT;
-    ch->message.parts = parts;
-    ch->message.n_parts = n;
-    ch->finish = k > 0 ? LX_FINISH_TOOL_CALLS : LX_FINISH_STOP;
-    out->choices = ch;
-    out->n_choices = 1;
+    lx_wire_add_text(parts, &n, LX_PART_TEXT, s);
+    rc = lx_wire_call_parts(&doc, calls, true, a, parts, &n);
+    if (rc == LX_ENOMEM)
+        return rc;
+    if (rc != LX_OK)
+        goto bad;
+    lx_wire_choice_set(out, ch, parts, n,
+                       lx_json_type(&doc, calls) == LX_JSON_ARRAY && lx_json_count(&doc, calls) > 0
+                           ? LX_FINISH_TOOL_CALLS
+                           : LX_FINISH_STOP,
+                       LX_STR_NULL);
     wai_usage(&doc, lx_json_get(&doc, res, LX_STR("usage")), &out->usage);
     return LX_OK;
 bad:
@@ -410,58 +297,29 @@ static void wai_first_error(const struct lx_json *doc, int errs, struct lx_arena
     (void)lx_wire_str(doc, e, "message", a, msg);
 }
 
-static int wai_start(struct wai_stream *ps, const struct lx_delta_sink *sink)
-{
-    struct lx_delta d;
-
-    if (ps->started)
-        return LX_OK;
-    ps->started = true;
-    lx_wire_delta_init(&d, LX_DELTA_START);
-    return sink->emit(sink->ctx, &d);
-}
-
 static int wai_parse_event(struct lx_stream_state *st, const struct lx_stream_event *ev,
                            const struct lx_delta_sink *sink, struct lx_err *err)
 {
     struct wai_stream *ps = st->priv;
     struct lx_arena *s = st->scratch;
     struct lx_json doc;
-    struct lx_delta d;
+    struct lx_str str;
     int calls, usage, errs, rc;
-    bool known = false;
+    bool known = false, bad_call;
 
     if (st->done || st->failed)
         return LX_OK;
-    if (ps == NULL) {
-        ps = lx_arena_zalloc(st->a, sizeof(*ps));
-        if (ps == NULL)
-            return LX_ENOMEM;
-        st->priv = ps;
-    }
+    if (ps == NULL && (ps = lx_wire_stream_priv(st, sizeof(*ps))) == NULL)
+        return LX_ENOMEM;
     if (lx_str_eq(lx_str_trim(ev->data), LX_STR("[DONE]"))) {
-        rc = wai_start(ps, sink);
+        rc = lx_wire_emit_start(&ps->started, LX_STR_NULL, LX_STR_NULL, sink);
         if (rc != LX_OK)
             return rc;
-        lx_wire_delta_init(&d, LX_DELTA_FINISH);
-        d.finish = ps->n_calls > 0 ? LX_FINISH_TOOL_CALLS : LX_FINISH_STOP;
-        rc = sink->emit(sink->ctx, &d);
-        if (rc != LX_OK)
-            return rc;
-        if (ps->has_usage) {
-            lx_wire_delta_init(&d, LX_DELTA_USAGE);
-            d.usage = ps->usage;
-            rc = sink->emit(sink->ctx, &d);
-            if (rc != LX_OK)
-                return rc;
-        }
-        lx_wire_delta_init(&d, LX_DELTA_DONE);
-        st->done = true;
-        return sink->emit(sink->ctx, &d);
+        return lx_wire_stream_end(st, sink,
+                                  ps->n_calls > 0 ? LX_FINISH_TOOL_CALLS : LX_FINISH_STOP,
+                                  LX_STR_NULL, ps->has_usage ? &ps->usage : NULL);
     }
-    lx_wire_json_init(&doc, s);
-    if (lx_json_parse(&doc, ev->data.ptr, ev->data.len) != LX_OK ||
-        lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+    if (!lx_wire_parse_object(&doc, s, ev->data))
         goto bad;
     errs = lx_json_get(&doc, 0, LX_STR("errors"));
     if ((lx_json_type(&doc, errs) == LX_JSON_ARRAY && lx_json_count(&doc, errs) > 0) ||
@@ -475,24 +333,20 @@ static int wai_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         wai_first_error(&doc, errs, s, &code, &msg, &code_txt);
         if (msg.len == 0 && lx_wire_str(&doc, 0, "error", s, &msg) != LX_OK)
             msg = lx_json_raw(&doc, lx_json_get(&doc, 0, LX_STR("error")));
-        wai_classify(500, code, msg, st->call != NULL ? st->call->key : LX_STR_NULL, e);
+        wai_classify(500, code, msg, lx_wire_call_key(st->call), e);
         if (e->type != LX_ERRT_SERVER) /* the status its code implies (3040 -> 429) */
             e->status = lx_err_type_status(e->type);
         e->code = code_txt;
-        lx_wire_delta_init(&d, LX_DELTA_ERROR);
-        d.error = e;
-        st->failed = true;
-        return sink->emit(sink->ctx, &d);
+        return lx_wire_stream_fail(st, sink, e);
     }
-    rc = wai_start(ps, sink);
+    rc = lx_wire_emit_start(&ps->started, LX_STR_NULL, LX_STR_NULL, sink);
     if (rc != LX_OK)
         return rc;
     if (lx_json_get(&doc, 0, LX_STR("response")) >= 0) {
         known = true;
-        lx_wire_delta_init(&d, LX_DELTA_TEXT);
-        if (wai_response_text(&doc, 0, s, &d.text) != LX_OK)
+        if (wai_response_text(&doc, 0, s, &str) != LX_OK)
             goto bad;
-        if (d.text.len > 0 && (rc = sink->emit(sink->ctx, &d)) != LX_OK)
+        if ((rc = lx_wire_emit_text(sink, LX_DELTA_TEXT, str)) != LX_OK)
             return rc;
     }
     calls = lx_json_get(&doc, 0, LX_STR("tool_calls"));
@@ -501,19 +355,11 @@ static int wai_parse_event(struct lx_stream_state *st, const struct lx_stream_ev
         if (lx_json_type(&doc, calls) != LX_JSON_ARRAY && lx_json_type(&doc, calls) != LX_JSON_NULL)
             goto bad;
     }
-    for (int c = lx_json_first(&doc, calls); c >= 0; c = lx_json_sibling(&doc, calls, c)) {
-        if (ps->n_calls >= WAI_MAX_CALLS)
-            goto bad;
-        lx_wire_delta_init(&d, LX_DELTA_TOOL_CALL);
-        rc = wai_tool_call(&doc, c, ps->n_calls, s, &d.id, &d.name, &d.text);
-        if (rc == LX_ENOMEM)
-            return rc;
-        if (rc != LX_OK)
-            goto bad;
-        d.tool_index = ps->n_calls++;
-        if ((rc = sink->emit(sink->ctx, &d)) != LX_OK)
-            return rc;
-    }
+    rc = lx_wire_emit_calls(&doc, calls, true, WAI_MAX_CALLS, &ps->n_calls, s, sink, &bad_call);
+    if (bad_call)
+        goto bad;
+    if (rc != LX_OK)
+        return rc;
     usage = lx_json_get(&doc, 0, LX_STR("usage"));
     if (lx_json_type(&doc, usage) == LX_JSON_OBJECT) {
         known = true;
@@ -535,24 +381,23 @@ bad:
 static void wai_classify(int status, int64_t code, struct lx_str msg, struct lx_str key,
                          struct lx_upstream_error *out)
 {
-    lx_upstream_error_init(out);
-    out->status = status;
+    enum lx_err_type type;
+
     if (code == 10000 || status == 401)
-        out->type = LX_ERRT_AUTHENTICATION;
+        type = LX_ERRT_AUTHENTICATION;
     else if (code == 3036 || status == 402)
-        out->type = LX_ERRT_QUOTA;
+        type = LX_ERRT_QUOTA;
     else if (code == 3040 || status == 429)
-        out->type = LX_ERRT_RATE_LIMIT;
+        type = LX_ERRT_RATE_LIMIT;
     else if (code == 5007 || status == 404)
-        out->type = LX_ERRT_NOT_FOUND;
+        type = LX_ERRT_NOT_FOUND;
     else if (lx_wire_contains_nocase(msg, "context window") ||
              lx_wire_contains_nocase(msg, "too many tokens") ||
              lx_wire_contains_nocase(msg, "context length"))
-        out->type = LX_ERRT_CONTEXT_LENGTH;
+        type = LX_ERRT_CONTEXT_LENGTH;
     else
-        out->type = lx_err_type_from_status(status);
-    lx_upstream_error_defaults(out);
-    out->message = lx_wire_withhold(msg, key);
+        type = lx_err_type_from_status(status);
+    lx_wire_error_set(out, status, type, msg, key);
 }
 
 static void wai_map_error(const struct lx_provider_call *call, int status,
@@ -563,16 +408,12 @@ static void wai_map_error(const struct lx_provider_call *call, int status,
     struct lx_str msg = LX_STR_NULL, code_txt = LX_STR_NULL;
     int64_t code = -1;
 
-    lx_wire_json_init(&doc, a);
-    if (body.len > 0 && lx_json_parse(&doc, body.ptr, body.len) == LX_OK &&
-        lx_json_type(&doc, 0) == LX_JSON_OBJECT) {
+    if (lx_wire_error_body(&doc, body, WAI_MAX_MSG, a, &msg)) {
         wai_first_error(&doc, lx_json_get(&doc, 0, LX_STR("errors")), a, &code, &msg, &code_txt);
         if (msg.len == 0)
             (void)lx_wire_str(&doc, 0, "error", a, &msg);
-    } else {
-        msg = lx_wire_cut_utf8(lx_str_trim(body), WAI_MAX_MSG);
     }
-    wai_classify(status, code, msg, call != NULL ? call->key : LX_STR_NULL, out);
+    wai_classify(status, code, msg, lx_wire_call_key(call), out);
     out->code = code_txt;
     lx_wire_retry_after(call, headers, n_headers, out);
 }
@@ -585,17 +426,13 @@ static int wai_build_embeddings(const struct lx_provider_call *call,
 {
     struct lx_buf b = LX_BUF_INIT(WAI_MAX_BODY);
     struct lx_json_writer w;
-    int rc = wai_run_target(call, call->model.len > 0 ? call->model : req->model, a, out, err);
+    int rc = wai_run_target(call, lx_wire_model(call, req->model), a, out, err);
 
     if (rc != LX_OK)
         return rc;
-    lx_json_writer_init(&w, &b);
-    lx_json_write_object_begin(&w);
+    lx_wire_body_open(&w, &b, NULL, LX_STR_NULL);
     WAI_KEY(&w, "text");
-    lx_json_write_array_begin(&w);
-    for (size_t i = 0; i < req->n_inputs; i++)
-        lx_json_write_str(&w, req->inputs[i]);
-    lx_json_write_array_end(&w);
+    lx_wire_write_strs(&w, req->inputs, req->n_inputs);
     lx_json_write_object_end(&w);
     return lx_wire_body_done(&w, &b, a, &out->body, err);
 }
@@ -604,31 +441,19 @@ static int wai_parse_embeddings(const struct lx_provider_call *call, struct lx_s
                                 struct lx_arena *a, struct lx_embed_resp *out, struct lx_err *err)
 {
     struct lx_json doc;
-    int res, data;
-    size_t n = 0;
+    int res, rc;
 
     (void)call;
     memset(out, 0, sizeof(*out));
     out->usage = (struct lx_usage)LX_USAGE_INIT;
-    lx_wire_json_init(&doc, a);
-    if (lx_json_parse(&doc, body.ptr, body.len) != LX_OK || lx_json_type(&doc, 0) != LX_JSON_OBJECT)
+    if (!lx_wire_parse_object(&doc, a, body))
         goto bad;
     res = lx_json_get(&doc, 0, LX_STR("result"));
-    data = lx_json_get(&doc, res, LX_STR("data"));
-    if (lx_json_type(&doc, data) != LX_JSON_ARRAY)
+    rc = lx_wire_vectors(&doc, lx_json_get(&doc, res, LX_STR("data")), a, out);
+    if (rc == LX_ENOMEM)
+        return rc;
+    if (rc != LX_OK)
         goto bad;
-    out->vectors = lx_arena_zalloc(a, (lx_json_count(&doc, data) + 1) * sizeof(*out->vectors));
-    if (out->vectors == NULL)
-        return LX_ENOMEM;
-    for (int v = lx_json_first(&doc, data); v >= 0; v = lx_json_sibling(&doc, data, v)) {
-        if (lx_json_type(&doc, v) != LX_JSON_ARRAY)
-            goto bad;
-        for (int x = lx_json_first(&doc, v); x >= 0; x = lx_json_sibling(&doc, v, x))
-            if (lx_json_type(&doc, x) != LX_JSON_NUMBER)
-                goto bad;
-        out->vectors[n++] = lx_json_raw(&doc, v);
-    }
-    out->n_vectors = n;
     wai_usage(&doc, lx_json_get(&doc, res, LX_STR("usage")), &out->usage);
     return LX_OK;
 bad:
