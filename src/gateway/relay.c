@@ -209,17 +209,21 @@ static void usage_from_ir(struct lx_gw_req *g, const struct lx_usage *u)
  * the chunk that carries usage is tokenized. */
 static bool has_usage_object(struct lx_str d)
 {
-    static const struct lx_str key = LX_STR_INIT("\"usage\"");
+    static const char key[] = "\"usage\"";
+    const size_t kl = sizeof(key) - 1;
+    const char *p = d.ptr, *end = d.ptr + d.len;
 
-    for (size_t i = 0; i + key.len < d.len; i++) {
-        size_t j;
+    /* jumps from quote to quote with memchr: every OpenAI stream event is looked at */
+    while ((size_t)(end - p) > kl && (p = memchr(p, '"', (size_t)(end - p) - kl)) != NULL) {
+        const char *j = p + kl;
 
-        if (d.ptr[i] != '"' || memcmp(d.ptr + i, key.ptr, key.len) != 0)
-            continue;
-        for (j = i + key.len; j < d.len && (d.ptr[j] == ' ' || d.ptr[j] == ':'); j++)
-            ;
-        if (j < d.len && d.ptr[j] == '{')
-            return true;
+        if (memcmp(p, key, kl) == 0) {
+            while (j < end && (*j == ' ' || *j == ':'))
+                j++;
+            if (j < end && *j == '{')
+                return true;
+        }
+        p++;
     }
     return false;
 }

@@ -10,15 +10,24 @@
 /* Appends prefix + each line of text + "\n"; lines end at LF, CR or CRLF. Empty text is one
  * empty line, and a text ending in a line end has an empty last line, so the parser's join with
  * "\n" gives the text back. */
+/* The first c in [s, end), or end. */
+static const char *find_or_end(const char *s, const char *end, char c)
+{
+    const char *p = s < end ? memchr(s, c, (size_t)(end - s)) : NULL;
+
+    return p != NULL ? p : end;
+}
+
 static void append_lines(struct lx_buf *b, const char *prefix, size_t plen, struct lx_str text)
 {
     const char *s = text.ptr, *end = text.ptr + text.len;
+    /* the next '\n' and '\r', found with memchr rather than byte by byte: every event of a
+     * relayed stream comes through here, almost always as one line */
+    const char *nl = find_or_end(s, end, '\n'), *cr = find_or_end(s, end, '\r');
 
     for (;;) {
-        const char *e = s;
+        const char *e = nl < cr ? nl : cr;
 
-        while (e < end && *e != '\n' && *e != '\r')
-            e++;
         lx_buf_append(b, prefix, plen);
         lx_buf_append(b, s, (size_t)(e - s));
         lx_buf_append_char(b, '\n');
@@ -27,6 +36,10 @@ static void append_lines(struct lx_buf *b, const char *prefix, size_t plen, stru
         s = e + 1;
         if (*e == '\r' && s < end && *s == '\n')
             s++;
+        if (nl < s)
+            nl = find_or_end(s, end, '\n');
+        if (cr < s)
+            cr = find_or_end(s, end, '\r');
     }
 }
 
