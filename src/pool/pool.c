@@ -253,11 +253,12 @@ static void no_key(const struct scan *s, struct lx_pool_pick *out)
     }
 }
 
-static void pick_round_robin(struct lx_pool *p, const struct lx_pool_state_ops *ops,
-                             struct lx_str model, const size_t *tried, size_t n_tried,
-                             uint64_t now_ms, struct lx_pool_pick *out)
+/* The first usable key not yet tried, scanning from start round the pool: PICKED with it,
+ * or the no-key status of the whole scan. */
+static void scan_from(const struct lx_pool *p, const struct lx_pool_state_ops *ops,
+                      struct lx_str model, const size_t *tried, size_t n_tried, uint64_t now_ms,
+                      size_t start, struct lx_pool_pick *out)
 {
-    size_t start = atomic_load_explicit(&p->rr, memory_order_relaxed);
     struct scan s = {0};
 
     for (size_t j = 0; j < p->n; j++) {
@@ -267,11 +268,6 @@ static void pick_round_robin(struct lx_pool *p, const struct lx_pool_state_ops *
         bool t = was_tried(i, tried, n_tried);
 
         if (st == LX_POOL_KEY_OK && !t) {
-            size_t expect = start;
-            /* the next scan starts after this key, so a cooled key's turn is not inherited
-             * by its successor; losing the race to another thread only costs exactness */
-            atomic_compare_exchange_strong_explicit(&p->rr, &expect, (start + j + 1) % p->n,
-                                                    memory_order_relaxed, memory_order_relaxed);
             out->status = LX_POOL_PICKED;
             out->index = i;
             return;
@@ -279,6 +275,22 @@ static void pick_round_robin(struct lx_pool *p, const struct lx_pool_state_ops *
         scan_note(&s, st, until, t);
     }
     no_key(&s, out);
+}
+
+static void pick_round_robin(struct lx_pool *p, const struct lx_pool_state_ops *ops,
+                             struct lx_str model, const size_t *tried, size_t n_tried,
+                             uint64_t now_ms, struct lx_pool_pick *out)
+{
+    size_t start = atomic_load_explicit(&p->rr, memory_order_relaxed);
+
+    scan_from(p, ops, model, tried, n_tried, now_ms, start, out);
+    if (out->status == LX_POOL_PICKED) {
+        size_t expect = start;
+        /* the next scan starts after this key, so a cooled key's turn is not inherited by its
+         * successor; losing the race to another thread only costs exactness */
+        atomic_compare_exchange_strong_explicit(&p->rr, &expect, (out->index + 1) % p->n,
+                                                memory_order_relaxed, memory_order_relaxed);
+    }
 }
 
 int lx_pool_pick(struct lx_pool *pool, const struct lx_pool_state_ops *ops, struct lx_str model,
@@ -352,26 +364,11 @@ int lx_pool_peek(const struct lx_pool *pool, const struct lx_pool_state_ops *ops
                  struct lx_str model, const size_t *tried, size_t n_tried, uint64_t now_ms,
                  struct lx_pool_pick *out)
 {
-    struct scan s = {0};
-
     if (pool == NULL || ops == NULL || out == NULL)
         return LX_EINVAL;
     *out = (struct lx_pool_pick){.status = LX_POOL_NO_KEYS};
-    if (pool->n == 0)
-        return LX_OK;
-    for (size_t i = 0; i < pool->n; i++) {
-        uint64_t until;
-        enum lx_pool_key_status st = status_of(pool, ops, i, model, now_ms, &until);
-        bool t = was_tried(i, tried, n_tried);
-
-        if (st == LX_POOL_KEY_OK && !t) {
-            out->status = LX_POOL_PICKED;
-            out->index = i;
-            return LX_OK;
-        }
-        scan_note(&s, st, until, t);
-    }
-    no_key(&s, out);
+    if (pool->n > 0)
+        scan_from(pool, ops, model, tried, n_tried, now_ms, 0, out);
     return LX_OK;
 }
 
