@@ -221,13 +221,10 @@ static void write_cand(struct lx_json_writer *w, const struct lx_route_candidate
     lx_json_write_object_end(w);
 }
 
-int lx_route_explain(const struct lx_route_result *res, uint64_t now_ms, struct lx_json_writer *w)
+void lx_route_explain_head(const struct lx_route_result *res,
+                           const struct lx_route_candidate *first, bool available,
+                           uint64_t now_ms, struct lx_json_writer *w)
 {
-    const struct lx_route_candidate *first = res->n_cand > 0      ? &res->cand[0]
-                                             : res->n_skipped > 0 ? &res->skipped[0]
-                                                                  : NULL;
-    size_t i = 0, j = 0;
-
     lx_json_write_object_begin(w);
     lx_json_write_key(w, LX_STR("provider"));
     if (first != NULL)
@@ -237,7 +234,7 @@ int lx_route_explain(const struct lx_route_result *res, uint64_t now_ms, struct 
     lx_json_write_key(w, LX_STR("model"));
     lx_json_write_str(w, res->requested);
     lx_json_write_key(w, LX_STR("available"));
-    lx_json_write_bool(w, res->status == LX_ROUTE_OK);
+    lx_json_write_bool(w, available);
     if (now_ms != 0) {
         lx_json_write_key(w, LX_STR("timestamp"));
         lx_json_write_uint(w, now_ms);
@@ -256,6 +253,16 @@ int lx_route_explain(const struct lx_route_result *res, uint64_t now_ms, struct 
         lx_json_write_key(w, LX_STR("truncated"));
         lx_json_write_bool(w, true);
     }
+}
+
+int lx_route_explain(const struct lx_route_result *res, uint64_t now_ms, struct lx_json_writer *w)
+{
+    const struct lx_route_candidate *first = res->n_cand > 0      ? &res->cand[0]
+                                             : res->n_skipped > 0 ? &res->skipped[0]
+                                                                  : NULL;
+    size_t i = 0, j = 0;
+
+    lx_route_explain_head(res, first, res->status == LX_ROUTE_OK, now_ms, w);
     /* Both lists are in target order: merge them so the client sees the alias as written. */
     lx_json_write_key(w, LX_STR("candidates"));
     lx_json_write_array_begin(w);

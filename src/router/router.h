@@ -90,6 +90,13 @@ const char *lx_route_rule_name(enum lx_route_rule rule); /* "explicit", "alias",
  * Returns the writer's sticky error. */
 int lx_route_explain(const struct lx_route_result *res, uint64_t now_ms, struct lx_json_writer *w);
 
+/* The opening of a route-check answer, shared by lx_route_explain and strategy.c's plan
+ * explanation: "{" then provider (first's, or null), model, available, timestamp (when
+ * now_ms != 0), rule, alias, match, truncated. The caller goes on and closes the object. */
+void lx_route_explain_head(const struct lx_route_result *res,
+                           const struct lx_route_candidate *first, bool available,
+                           uint64_t now_ms, struct lx_json_writer *w);
+
 /* Writes the OpenAI model list for GET /v1/models: {"object":"list","data":[...]} with every
  * alias that has an enabled target (owned_by "llmux"), then every distinct "provider/model"
  * named by an alias target of an enabled provider (owned_by the provider name). Providers' own

@@ -421,36 +421,9 @@ int lx_route_explain_plan(const struct lx_route_result *res, const struct lx_rou
             : res->n_skipped > 0 ? &res->skipped[0]
                                  : NULL;
 
-    lx_json_write_object_begin(w);
-    lx_json_write_key(w, LX_STR("provider"));
-    if (first != NULL)
-        lx_json_write_str(w, lx_str_cstr(first->provider->name));
-    else
-        lx_json_write_null(w);
-    lx_json_write_key(w, LX_STR("model"));
-    lx_json_write_str(w, res->requested);
-    lx_json_write_key(w, LX_STR("available"));
-    lx_json_write_bool(w, ok);
-    if (now_ms != 0) {
-        lx_json_write_key(w, LX_STR("timestamp"));
-        lx_json_write_uint(w, now_ms);
-    }
-    lx_json_write_key(w, LX_STR("rule"));
-    lx_json_write_str(w, lx_str_cstr(lx_route_rule_name(res->rule)));
+    lx_route_explain_head(res, first, ok, now_ms, w);
     lx_json_write_key(w, LX_STR("strategy"));
     lx_json_write_str(w, lx_str_cstr(lx_route_strategy_name(plan->strategy)));
-    if (res->alias != NULL) {
-        lx_json_write_key(w, LX_STR("alias"));
-        lx_json_write_str(w, lx_str_cstr(res->alias->name));
-    }
-    if (res->route != NULL) {
-        lx_json_write_key(w, LX_STR("match"));
-        lx_json_write_str(w, lx_str_cstr(res->route->match));
-    }
-    if (res->truncated) {
-        lx_json_write_key(w, LX_STR("truncated"));
-        lx_json_write_bool(w, true);
-    }
     if (plan->context_kept) {
         lx_json_write_key(w, LX_STR("context_kept"));
         lx_json_write_bool(w, true);

@@ -6,18 +6,14 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "core/alloc.h"
+#include "tests/unit/config_load.h"
 #include "tests/unit/test.h"
 
 #define MK "mk-0123456789abcdef"
 
 static struct lx_config *load(const char *yaml)
 {
-    struct lx_config *cfg = NULL;
-    struct lx_config_errs errs = LX_CONFIG_ERRS_INIT;
-
-    lx_config_load_string("auth.yaml", yaml, strlen(yaml), &cfg, &errs);
-    lx_config_errs_release(&errs);
-    return cfg;
+    return lx_test_load_config("auth.yaml", yaml);
 }
 
 static struct lx_config *load_mk(void)

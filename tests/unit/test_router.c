@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "core/alloc.h"
 #include "router/router.h"
+#include "tests/unit/config_load.h"
 #include "tests/unit/test.h"
 #include "json/json.h"
 #include "json/writer.h"
@@ -70,18 +71,7 @@ static const char yaml_routes[] = "listen: 127.0.0.1:4000\n"
 
 static struct lx_config *load(const char *yaml)
 {
-    struct lx_config *cfg = NULL;
-    struct lx_config_errs errs = LX_CONFIG_ERRS_INIT;
-    int rc = lx_config_load_string("router.yaml", yaml, strlen(yaml), &cfg, &errs);
-
-    if (rc != LX_OK) {
-        struct lx_buf b = LX_BUF_INIT(1 << 16);
-        lx_config_errs_format(&errs, &b);
-        fprintf(stderr, "config: %s\n", b.ptr);
-        lx_buf_release(&b);
-    }
-    lx_config_errs_release(&errs);
-    return cfg;
+    return lx_test_load_config("router.yaml", yaml);
 }
 
 struct rcase {

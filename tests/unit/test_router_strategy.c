@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "router/router.h"
 #include "router/strategy.h"
+#include "tests/unit/config_load.h"
 #include "tests/unit/test.h"
 #include "json/json.h"
 #include "json/writer.h"
@@ -62,18 +63,7 @@ static const char yaml_strat[] = "listen: 127.0.0.1:4000\n"
 
 static struct lx_config *load(const char *yaml)
 {
-    struct lx_config *cfg = NULL;
-    struct lx_config_errs errs = LX_CONFIG_ERRS_INIT;
-    int rc = lx_config_load_string("s.yaml", yaml, strlen(yaml), &cfg, &errs);
-
-    if (rc != LX_OK) {
-        struct lx_buf b = LX_BUF_INIT(1 << 16);
-        lx_config_errs_format(&errs, &b);
-        fprintf(stderr, "config: %s\n", b.ptr);
-        lx_buf_release(&b);
-    }
-    lx_config_errs_release(&errs);
-    return cfg;
+    return lx_test_load_config("s.yaml", yaml);
 }
 
 /* ---- fake signals: one row per provider index ---- */
